@@ -1,0 +1,172 @@
+"""Profiles, paths and the Setup cell's `setup()`: taught in `00_setup_and_data.ipynb`.
+
+A profile holds every size the notebooks need (image size, images per class,
+batch size, epochs), so the notebooks never branch on the profile themselves.
+Nothing here imports TensorFlow at module level: the CLI's quick commands stay
+fast, and nothing is seeded as a side effect of an import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from pathlib import Path
+
+PROFILE_ENV = "TLH_PROFILE"
+HOME_ENV = "TLH_HOME"
+DATASET_ENV = "TLH_DATASET"
+WEIGHTS_ENV = "TLH_WEIGHTS"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Every size a notebook asks for; taught in `00_setup_and_data.ipynb`."""
+
+    name: str
+    image_size: int          # square side in pixels fed to the backbone
+    train_per_class: int | None  # cap on training images per class (None: all)
+    val_per_class: int | None    # cap on validation images per class
+    batch_size: int
+    head_epochs: int         # feature extraction / head training
+    fine_tune_epochs: int    # second phase of the recipe
+    scratch_epochs: int      # notebook 01's small CNN
+    allow_random_weights: bool  # fall back to random weights without a network
+    sweep_sizes: tuple[int, ...]  # images per class for notebook 04's sweep
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, 3)
+
+
+PROFILES = {
+    # The seed's sizes: 150x150 images, the whole dataset, epochs as anchored.
+    "full": Profile(
+        name="full", image_size=150, train_per_class=None, val_per_class=None,
+        batch_size=32, head_epochs=20, fine_tune_epochs=10, scratch_epochs=20,
+        allow_random_weights=False, sweep_sizes=(5, 20, 80, 300),
+    ),
+    # Tests, CI and slow laptops: VGG16 runs ~40 images/s at 96x96 on 2 cores.
+    "quick": Profile(
+        name="quick", image_size=96, train_per_class=40, val_per_class=20,
+        batch_size=32, head_epochs=3, fine_tune_epochs=2, scratch_epochs=3,
+        allow_random_weights=True, sweep_sizes=(5, 20, 40),
+    ),
+}
+
+
+def profile_name() -> str:
+    """The profile chosen by `TLH_PROFILE` (default `full`)."""
+    name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
+    if name not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV}={name!r} is not a profile; valid profiles: "
+            f"{', '.join(sorted(PROFILES))}")
+    return name
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The active profile, or the one named; unknown names list the valid ones."""
+    if name is None:
+        return PROFILES[profile_name()]
+    key = str(name).strip().lower()
+    if key not in PROFILES:
+        raise ValueError(
+            f"profile={name!r} is not a profile; valid profiles: "
+            f"{', '.join(sorted(PROFILES))}")
+    return PROFILES[key]
+
+
+def home() -> Path:
+    """Where downloads, caches and run logs go (`TLH_HOME`, default data/cache)."""
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data" / "cache"
+
+
+def cache_dir(kind: str) -> Path:
+    """A folder under `TLH_HOME` for one kind of cache, created when missing.
+
+    A read-only or full `TLH_HOME` fails here with a message naming it.
+    """
+    path = home() / kind
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise OSError(
+            f"cannot write to {path} ({err.strerror or err}). Set {HOME_ENV} to a "
+            f"writable folder with free space, e.g. {HOME_ENV}=~/tlh-cache"
+        ) from err
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and Keras once; taught in every notebook's Setup cell."""
+    import numpy as np
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def device_name() -> str:
+    """'GPU (name)' or 'CPU (N cores)'."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU x{len(gpus)}"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+@dataclasses.dataclass
+class SetupReport:
+    """What `setup()` found; the notebooks read sizes from `profile`."""
+
+    profile: Profile
+    seed: int
+    tf_version: str
+    keras_version: str
+    device: str
+    dataset: str
+    weights: str
+
+    def line(self) -> str:
+        p = self.profile
+        return (f"profile={p.name} ({p.image_size}px, batch {p.batch_size}) | "
+                f"TF {self.tf_version}, Keras {self.keras_version} | "
+                f"{self.device} | data: {self.dataset} | weights: {self.weights} | "
+                f"seed {self.seed}")
+
+
+def setup(seed: int = 42, verbose: bool = True) -> SetupReport:
+    """Seed, check versions, print one line; the first cell of every notebook.
+
+    Taught in `00_setup_and_data.ipynb`.
+    """
+    import tensorflow as tf
+    import keras
+
+    if int(keras.__version__.split(".")[0]) < 3:
+        raise RuntimeError(
+            f"Keras {keras.__version__} found; this course needs Keras 3. "
+            "Run `make lab` to create the course environment.")
+    profile = get_profile()
+    seed_everything(seed)
+    from . import weights as weights_mod
+    from .data import registry
+
+    report = SetupReport(
+        profile=profile, seed=seed, tf_version=tf.__version__,
+        keras_version=keras.__version__, device=device_name(),
+        dataset=registry.describe_default_dataset(),
+        weights=weights_mod.describe_imagenet_weights("vgg16"),
+    )
+    if verbose:
+        print(report.line())
+    return report

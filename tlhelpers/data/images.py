@@ -1,0 +1,69 @@
+"""Decode any image Pillow can read into RGB; used by the scan and the pipelines.
+
+Taught in `00_setup_and_data.ipynb`. Grayscale, palette, RGBA, CMYK, 16-bit,
+GIF (first frame), BMP and WebP all become 8-bit RGB, so that what the scan calls
+good is exactly what the pipeline can load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Pixels above which a file is reported as too large instead of decoded
+# (decompression bombs); Pillow's own guard would warn or raise mid-epoch.
+MAX_PIXELS = 60_000_000
+
+_HIGH_DEPTH_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy of `img`; transparency is composited on white."""
+    if img.mode in _HIGH_DEPTH_MODES:
+        array = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(array.max(), 1.0)
+        if img.mode == "I" and array.max() <= 255:
+            top = 255.0
+        array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode != "RGB":
+        return img.convert("RGB")
+    return img
+
+
+def open_checked(path: Path) -> Image.Image:
+    """Open and fully decode an image, refusing ones larger than MAX_PIXELS."""
+    img = Image.open(path)
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        img.close()
+        raise ValueError(
+            f"too large: {width}x{height} = {width * height:,} pixels, over the "
+            f"limit of {MAX_PIXELS:,}")
+    img.load()
+    return img
+
+
+def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """The image at `path` as uint8 RGB, resized to `size` (square when an int)."""
+    with Image.open(path) as img:
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise ValueError(f"{path}: too large ({width}x{height})")
+        if size is not None and img.format == "JPEG":
+            target = (size, size) if isinstance(size, int) else size
+            img.draft("RGB", target)  # decode JPEGs at a reduced scale: faster
+        img = ImageOps.exif_transpose(img)
+        rgb = to_rgb(img)
+        if size is not None:
+            target = (size, size) if isinstance(size, int) else tuple(size)
+            rgb = rgb.resize(target, Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)

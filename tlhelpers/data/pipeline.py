@@ -1,0 +1,176 @@
+"""Train/validation splits over good files, and tf.data pipelines with cache and prefetch.
+
+Taught in `00_setup_and_data.ipynb`. The split is fixed and seeded when the
+folder has no `val/`; a per-class cap comes from the profile. Images arrive as
+float32 RGB in 0..255: each backbone's own preprocessing is part of the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from .images import load_rgb
+from .scan import FolderScan, scan_folder
+
+
+@dataclasses.dataclass
+class FileSplit:
+    """The files of each split with integer labels, in a fixed order."""
+
+    train: list[tuple[Path, int]]
+    val: list[tuple[Path, int]]
+    class_names: list[str]
+    root: Path
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """split -> class -> number of images."""
+        out = {}
+        for split, items in (("train", self.train), ("val", self.val)):
+            per = {name: 0 for name in self.class_names}
+            for _, label in items:
+                per[self.class_names[label]] += 1
+            out[split] = per
+        return out
+
+
+class Splits(tuple):
+    """`(train_ds, val_ds, class_names)`, with `.files` (a FileSplit) and `.scan`."""
+
+    def __new__(cls, train_ds, val_ds, class_names, files, scan):
+        obj = super().__new__(cls, (train_ds, val_ds, class_names))
+        obj.files = files
+        obj.scan = scan
+        return obj
+
+    @property
+    def train_ds(self):
+        return self[0]
+
+    @property
+    def val_ds(self):
+        return self[1]
+
+    @property
+    def class_names(self):
+        return self[2]
+
+
+def _check_count(name: str, value, minimum: int = 1):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f"{name}={value!r} is not valid; expected an integer "
+                         f">= {minimum} (or None for all)")
+    return int(value)
+
+
+def split_files(scan: FolderScan, train_per_class: int | None = None,
+                val_per_class: int | None = None, val_fraction: float = 0.2,
+                seed: int = 42) -> FileSplit:
+    """Fixed, seeded train/val file lists from a scan, capped per class."""
+    if not scan.usable:
+        raise ValueError(f"{scan.root} cannot be used for training: "
+                         + "; ".join(scan.problems))
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction={val_fraction!r} is not valid; "
+                         "expected a number between 0 and 1 (exclusive)")
+    train_per_class = _check_count("train_per_class", train_per_class)
+    val_per_class = _check_count("val_per_class", val_per_class)
+    for message in scan.warnings:
+        warnings.warn(message, stacklevel=3)
+    class_names = scan.class_names
+    if scan.layout == "split" and "val" in scan.good:
+        train_src = scan.good["train"]
+        val_src = scan.good["val"]
+    else:
+        source = scan.good.get("train") or scan.good["all"]
+        train_src, val_src = {}, {}
+        for name in class_names:
+            files = sorted(source.get(name, []))
+            random.Random(f"{seed}-split-{name}").shuffle(files)
+            n_val = max(1, round(len(files) * val_fraction)) if len(files) > 1 else 0
+            val_src[name], train_src[name] = files[:n_val], files[n_val:]
+
+    def take(src, cap, tag):
+        items = []
+        for label, name in enumerate(class_names):
+            files = sorted(src.get(name, []))
+            if cap is not None and len(files) > cap:
+                random.Random(f"{seed}-{tag}-{name}").shuffle(files)
+                files = sorted(files[:cap])
+            items += [(f, label) for f in files]
+        return items
+
+    return FileSplit(train=take(train_src, train_per_class, "train"),
+                     val=take(val_src, val_per_class, "val"),
+                     class_names=class_names, root=scan.root)
+
+
+def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int,
+                 shuffle: bool = False, seed: int = 42, cache: bool = True):
+    """A batched tf.data pipeline of (float32 RGB 0..255, int label).
+
+    Decoding runs in parallel; decoded images are cached in memory after the
+    first epoch, then shuffled (each epoch anew) and prefetched.
+    """
+    import tensorflow as tf
+
+    if not items:
+        raise ValueError("no images to build a dataset from")
+    paths = [str(p) for p, _ in items]
+    labels = np.array([label for _, label in items], dtype=np.int32)
+
+    def decode(path):
+        return load_rgb(path.decode("utf-8"), image_size)
+
+    def load(path, label):
+        image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+        image.set_shape((image_size, image_size, 3))
+        return tf.cast(image, tf.float32), label
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_splits(path=None, image_size: int | None = None,
+                batch_size: int | None = None,
+                train_per_class: int | None | str = "profile",
+                val_per_class: int | None | str = "profile",
+                val_fraction: float = 0.2, seed: int = 42,
+                scan: FolderScan | None = None) -> Splits:
+    """Train and validation pipelines over the good files, and the class names.
+
+    Taught in `00_setup_and_data.ipynb`. Sizes default to the active profile;
+    `path` defaults to `TLH_DATASET` (or the registry's default dataset).
+    """
+    from .registry import get_dataset
+
+    profile = config.get_profile()
+    image_size = _check_count("image_size", image_size or profile.image_size, 8)
+    batch_size = _check_count("batch_size", batch_size or profile.batch_size)
+    if train_per_class == "profile":
+        train_per_class = profile.train_per_class
+    if val_per_class == "profile":
+        val_per_class = profile.val_per_class
+    folder = get_dataset(path)
+    scan = scan if scan is not None else scan_folder(folder)
+    files = split_files(scan, train_per_class, val_per_class, val_fraction, seed)
+    if not files.val:
+        raise ValueError(f"{folder}: no validation images; add a val/ folder or "
+                         "more images per class")
+    train_ds = make_dataset(files.train, image_size, batch_size, shuffle=True,
+                            seed=seed)
+    val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False)
+    return Splits(train_ds, val_ds, files.class_names, files, scan)

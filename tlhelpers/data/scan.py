@@ -1,0 +1,219 @@
+"""Scan an image folder: classes, good images, bad files with a reason, ignored junk.
+
+Taught in `00_setup_and_data.ipynb`; also `python -m tlhelpers check-data DIR`.
+Layouts: `DIR/train/<class>` with `DIR/val/<class>` (or `validation/`), or
+`DIR/<class>`. Every candidate image is fully decoded once, so a bad file is
+reported here and never reaches (or stops) an epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from .images import MAX_PIXELS, open_checked, to_rgb
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BadFile:
+    """A file that looks like an image but cannot be used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclasses.dataclass
+class FolderScan:
+    """What a folder holds; `good[split][class]` lists usable image paths."""
+
+    root: Path
+    layout: str                              # "split" or "flat"
+    good: dict[str, dict[str, list[Path]]]   # split -> class -> files
+    bad: list[BadFile]
+    ignored: list[Path]
+    problems: list[str]                      # fatal: the folder cannot be used
+    warnings: list[str]                      # usable, but worth saying
+
+    @property
+    def class_names(self) -> list[str]:
+        names = set()
+        for per_class in self.good.values():
+            names.update(c for c, files in per_class.items() if files)
+        return sorted(names)
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """class -> {"good": n, "bad": m} over all splits."""
+        result: dict[str, dict[str, int]] = {}
+        for per_class in self.good.values():
+            for name, files in per_class.items():
+                result.setdefault(name, {"good": 0, "bad": 0})["good"] += len(files)
+        for bad in self.bad:
+            name = self._class_of(bad.path)
+            if name is not None:
+                result.setdefault(name, {"good": 0, "bad": 0})["bad"] += 1
+        return dict(sorted(result.items()))
+
+    def _class_of(self, path: Path) -> str | None:
+        parts = path.relative_to(self.root).parts
+        index = 1 if self.layout == "split" else 0
+        return parts[index] if len(parts) > index + 1 else None
+
+    def to_json(self) -> dict:
+        """The `check-data --json` object."""
+        return {
+            "path": str(self.root),
+            "layout": self.layout,
+            "classes": self.counts(),
+            "bad_files": [{"path": b.path.relative_to(self.root).as_posix(),
+                           "reason": b.reason} for b in self.bad],
+            "ignored": [p.relative_to(self.root).as_posix() for p in self.ignored],
+            "usable": self.usable,
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+        }
+
+    def report(self) -> str:
+        """A short human summary: per-class counts, bad files, problems."""
+        lines = [f"{self.root} ({self.layout} layout)"]
+        for name, count in self.counts().items():
+            lines.append(f"  {name:<20} {count['good']:>6} good  {count['bad']:>4} bad")
+        for bad in self.bad:
+            lines.append(f"  bad: {bad.path.relative_to(self.root)}: {bad.reason}")
+        if self.ignored:
+            lines.append(f"  ignored {len(self.ignored)} non-image or hidden files")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  problem: {p}" for p in self.problems]
+        lines.append("  usable" if self.usable else "  NOT usable")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<pre>{html.escape(self.report())}</pre>"
+
+
+def is_junk(path: Path) -> bool:
+    """Hidden files, OS junk (.DS_Store, Thumbs.db, ._*) and non-image suffixes."""
+    name = path.name
+    return (name.startswith(".") or name.lower() in JUNK_NAMES
+            or path.suffix.lower() not in IMAGE_SUFFIXES)
+
+
+def check_image(path: Path) -> str | None:
+    """None when the file decodes to RGB, else the reason it cannot be used."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warnings
+            img = open_checked(path)
+            try:
+                to_rgb(img)
+            finally:
+                img.close()
+    except UnidentifiedImageError:
+        head = path.read_bytes()[:512].lstrip().lower()
+        if head.startswith((b"<", b"{", b"[")) or head[:64].isascii():
+            return "not an image (the file holds text or HTML)"
+        return "not an image (format not recognised)"
+    except ValueError as err:
+        if "too large" in str(err):
+            return str(err)
+        return f"cannot be decoded: {err}"
+    except Image.DecompressionBombError:
+        return f"too large: over the limit of {MAX_PIXELS:,} pixels"
+    except OSError as err:
+        if "truncated" in str(err).lower():
+            return "truncated (the file ends before the image does)"
+        return f"cannot be decoded: {err}"
+    except Exception as err:  # any decoder failure is a bad file, not a crash
+        return f"cannot be decoded: {type(err).__name__}: {err}"
+    return None
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_dir() and not p.name.startswith("."))
+
+
+def _files_below(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
+    """Scan `path` for classes and images; taught in `00_setup_and_data.ipynb`."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    root = root.resolve()
+    subdirs = {p.name.lower(): p for p in _class_dirs(root)}
+    split_dirs = {SPLIT_NAMES[k]: v for k, v in subdirs.items() if k in SPLIT_NAMES}
+    layout = "split" if "train" in split_dirs else "flat"
+    roots = split_dirs if layout == "split" else {"all": root}
+
+    scan = FolderScan(root=root, layout=layout, good={}, bad=[], ignored=[],
+                      problems=[], warnings=[])
+    if layout == "flat" and "val" in split_dirs:
+        scan.problems.append("found val/ but no train/ folder beside it")
+    candidates: list[tuple[str, str, Path]] = []
+    for split, split_root in roots.items():
+        scan.good[split] = {}
+        for file in sorted(p for p in split_root.iterdir() if p.is_file()):
+            scan.ignored.append(file)  # loose files next to the class folders
+        for class_dir in _class_dirs(split_root):
+            scan.good[split][class_dir.name] = []
+            for file in _files_below(class_dir):
+                if is_junk(file):
+                    scan.ignored.append(file)
+                else:
+                    candidates.append((split, class_dir.name, file))
+
+    # Pillow releases the GIL while decoding, so threads use both cores.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        reasons = list(pool.map(lambda c: check_image(c[2]), candidates))
+    for (split, name, file), reason in zip(candidates, reasons):
+        if reason is None:
+            scan.good[split][name].append(file)
+        else:
+            scan.bad.append(BadFile(file, reason))
+    _judge(scan)
+    return scan
+
+
+def _judge(scan: FolderScan) -> None:
+    """Fill `problems` (cannot train) and `warnings` (can, but look)."""
+    for split, per_class in scan.good.items():
+        where = f"{split}/" if scan.layout == "split" else ""
+        for name, files in per_class.items():
+            if not files:
+                scan.warnings.append(
+                    f"class folder {where}{name} has no usable image; it is skipped")
+    usable = [c for c, f in scan.good.get("train", scan.good.get("all", {})).items()
+              if f]
+    if len(usable) < 2:
+        scan.problems.append(
+            f"need at least two classes with a usable image, found {len(usable)}"
+            + (f" ({usable[0]})" if usable else ""))
+    if scan.layout == "split" and "val" in scan.good:
+        train = set(usable)
+        val = {c for c, f in scan.good["val"].items() if f}
+        if val - train:
+            scan.problems.append(
+                "val/ has classes that train/ lacks: " + ", ".join(sorted(val - train)))
+        if train - val:
+            scan.warnings.append(
+                "train/ has classes with no validation images: "
+                + ", ".join(sorted(train - val)))
+    elif scan.layout == "split":
+        scan.warnings.append("no val/ folder: a fixed, seeded split of train/ is used")

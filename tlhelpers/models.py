@@ -1,0 +1,395 @@
+"""Backbones, the seed's classifier head, freezing the top N layers, the layer table.
+
+Taught in `02_feature_extraction.ipynb` and `03_fine_tuning.ipynb`. Each
+backbone's `preprocess_input` is a layer inside the model, so raw 0..255 RGB
+images go in and no notebook can forget (or double) the preprocessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from pathlib import Path
+from typing import Callable
+
+import keras
+
+from . import weights as weights_mod
+
+
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+    """A pretrained convolutional base from `keras.applications`."""
+
+    name: str
+    constructor: Callable
+    preprocess: Callable
+    min_size: int  # smallest square input Keras accepts without a top
+
+
+def _backbones() -> dict[str, Backbone]:
+    apps = keras.applications
+    return {
+        "vgg16": Backbone("vgg16", apps.VGG16, apps.vgg16.preprocess_input, 32),
+        "resnet50": Backbone("resnet50", apps.ResNet50,
+                             apps.resnet50.preprocess_input, 32),
+        "mobilenet_v2": Backbone("mobilenet_v2", apps.MobileNetV2,
+                                 apps.mobilenet_v2.preprocess_input, 32),
+        "efficientnet_b0": Backbone("efficientnet_b0", apps.EfficientNetB0,
+                                    apps.efficientnet.preprocess_input, 32),
+    }
+
+
+BACKBONES = _backbones()
+DEFAULT_BACKBONE = "vgg16"
+HEADS = ("flatten", "gap")
+
+
+class RecompileNeededError(RuntimeError):
+    """Trainable flags changed since `compile`: Keras would train the old set."""
+
+
+def get_backbone(name: str) -> Backbone:
+    """The registry entry; unknown names list the valid ones."""
+    if name not in BACKBONES:
+        raise ValueError(f"backbone={name!r} is unknown; valid backbones: "
+                         f"{', '.join(BACKBONES)}")
+    return BACKBONES[name]
+
+
+def check_input_shape(backbone: str, input_shape) -> tuple[int, int, int]:
+    """Validate (h, w, 3) against the backbone's minimum size."""
+    spec = get_backbone(backbone)
+    try:
+        h, w, c = (int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape={input_shape!r} is not valid; expected "
+                         "(height, width, 3)") from None
+    if c != 3:
+        raise ValueError(f"input_shape={input_shape!r}: expected 3 colour channels")
+    if min(h, w) < spec.min_size:
+        raise ValueError(
+            f"image_size={min(h, w)} is too small for {backbone}; valid range: "
+            f">= {spec.min_size} pixels")
+    return (h, w, c)
+
+
+@keras.saving.register_keras_serializable(package="tlhelpers")
+class BackbonePreprocess(keras.layers.Layer):
+    """Applies the backbone's own `preprocess_input` inside the model."""
+
+    def __init__(self, backbone: str = DEFAULT_BACKBONE, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+
+    def call(self, inputs):
+        return get_backbone(self.backbone).preprocess(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "backbone": self.backbone}
+
+
+def show_random_weights_banner(backbone: str, reason: str) -> None:
+    """A visible box in a notebook (a warning elsewhere): numbers show mechanics only."""
+    text = (f"{backbone} is running with RANDOM weights ({reason}). The numbers "
+            "below show the mechanics of transfer learning, not transfer itself: "
+            "a random base has learned nothing to transfer. Connect to the "
+            "internet or run `python -m tlhelpers prefetch` to use ImageNet "
+            "weights.")
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        if get_ipython() is not None and hasattr(get_ipython(), "kernel"):
+            display(HTML(
+                '<div class="tlh-banner" style="border:3px solid #c0392b;'
+                'background:#fdecea;padding:10px;margin:6px 0;font-size:14px">'
+                f"<b>Random weights.</b> {html.escape(text)}</div>"))
+            return
+    except ImportError:
+        pass
+    import warnings
+    warnings.warn(text, stacklevel=3)
+
+
+def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagenet",
+              input_shape=None, allow_random: bool = False) -> keras.Model:
+    """A convolutional base without its top; taught in `02_feature_extraction.ipynb`.
+
+    weights: "imagenet" (Keras downloads and caches it), a path to a weights
+    file, or None / "random". allow_random: with no network and no cached file,
+    continue with random weights (and show a banner) instead of raising.
+    The result carries `tlh_backbone` and `tlh_weights` ("imagenet", "random",
+    or the file path) for the caches and the run log.
+    """
+    from . import config
+
+    spec = get_backbone(name)
+    if input_shape is None:
+        input_shape = config.get_profile().image_shape
+    input_shape = check_input_shape(name, input_shape)
+    kwargs = dict(include_top=False, input_shape=input_shape)
+    if weights is None or weights == "random":
+        base, source = spec.constructor(weights=None, **kwargs), "random"
+    elif weights == "imagenet":
+        base, source = _load_imagenet(spec, kwargs, allow_random)
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise ValueError(f"weights={str(weights)!r} is not valid; expected "
+                             "'imagenet', 'random', None, or an existing file")
+        base, source = spec.constructor(weights=str(path), **kwargs), str(path)
+    base.tlh_backbone = name
+    base.tlh_weights = source
+    return base
+
+
+def _load_imagenet(spec: Backbone, kwargs: dict, allow_random: bool):
+    size = kwargs["input_shape"][0]
+    cached = weights_mod.find_cached(spec.name, size)
+    if cached is not None:
+        return spec.constructor(weights=str(cached), **kwargs), "imagenet"
+    from .data.registry import host_reachable
+
+    url, _ = weights_mod.origin(spec.name, size)
+    reason = "no network and no cached file"
+    if host_reachable(url):
+        try:
+            return spec.constructor(weights="imagenet", **kwargs), "imagenet"
+        except Exception as err:  # Keras raises several types for a failed fetch
+            reason = f"download failed: {err}"
+    if not allow_random:
+        raise weights_mod.WeightsUnavailableError(
+            weights_mod.unavailable_message(spec.name, reason))
+    show_random_weights_banner(spec.name, reason)
+    return spec.constructor(weights=None, **kwargs), "random"
+
+
+def head_layers(n_classes: int, head: str = "flatten", dense: int = 256,
+                dropout: float = 0.0) -> list[keras.layers.Layer]:
+    """The seed's head (Flatten, Dense 256 relu, Dense n softmax), or GAP instead of Flatten."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes={n_classes!r} is not valid; expected an "
+                         "integer >= 2")
+    if head not in HEADS:
+        raise ValueError(f"head={head!r} is unknown; valid heads: {', '.join(HEADS)}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout={dropout!r} is not valid; expected 0 <= dropout < 1")
+    if isinstance(dense, bool) or not isinstance(dense, int) or dense < 1:
+        raise ValueError(f"dense={dense!r} is not valid; expected an integer >= 1")
+    pool = (keras.layers.Flatten(name="head_flatten") if head == "flatten"
+            else keras.layers.GlobalAveragePooling2D(name="head_gap"))
+    layers = [pool, keras.layers.Dense(dense, activation="relu", name="head_dense")]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout, name="head_dropout"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax",
+                                     name="predictions"))
+    return layers
+
+
+def build_head(feature_shape, n_classes: int, head: str = "flatten",
+               dense: int = 256, dropout: float = 0.0) -> keras.Model:
+    """The head alone, on stored feature maps; taught in `02_feature_extraction.ipynb`."""
+    inputs = keras.Input(shape=tuple(feature_shape), name="features")
+    x = inputs
+    for layer in head_layers(n_classes, head, dense, dropout):
+        x = layer(x)
+    return keras.Model(inputs, x, name=f"head_{head}")
+
+
+def build_classifier(base: keras.Model, n_classes: int, head: str = "flatten",
+                     dense: int = 256, dropout: float = 0.0,
+                     augmentation: keras.layers.Layer | None = None) -> keras.Model:
+    """Raw images -> [augmentation] -> preprocessing -> base -> head.
+
+    Taught in `02_feature_extraction.ipynb`. The base is called with
+    `training=False`, so BatchNormalization layers stay in inference mode even
+    after unfreezing (the Keras guide's advice for fine-tuning).
+    """
+    backbone = getattr(base, "tlh_backbone", DEFAULT_BACKBONE)
+    inputs = keras.Input(shape=base.input_shape[1:], name="image")
+    x = augmentation(inputs) if augmentation is not None else inputs
+    x = BackbonePreprocess(backbone, name="preprocess")(x)
+    x = base(x, training=False)
+    for layer in head_layers(n_classes, head, dense, dropout):
+        x = layer(x)
+    return keras.Model(inputs, x, name=f"{backbone}_{head}_classifier")
+
+
+def check_n_unfrozen(base: keras.Model, n_unfrozen) -> int:
+    """Validate the number of top layers to unfreeze: an integer in 0..len(layers)."""
+    top = len(base.layers)
+    if isinstance(n_unfrozen, bool) or not isinstance(n_unfrozen, int) \
+            or not 0 <= n_unfrozen <= top:
+        raise ValueError(f"n_unfrozen={n_unfrozen!r} is not valid; expected an "
+                         f"integer in 0..{top} (the base has {top} layers)")
+    return n_unfrozen
+
+
+def unfrozen_flags(base: keras.Model, n_unfrozen: int) -> list[bool]:
+    """Which layers train when the top `n_unfrozen` are unfrozen (BatchNorm never)."""
+    n_unfrozen = check_n_unfrozen(base, n_unfrozen)
+    cut = len(base.layers) - n_unfrozen
+    return [i >= cut and not isinstance(layer, keras.layers.BatchNormalization)
+            for i, layer in enumerate(base.layers)]
+
+
+def set_trainable(base: keras.Model, n_unfrozen: int) -> "LayerTable":
+    """The seed's step: base trainable, all but the last N layers frozen.
+
+    Taught in `03_fine_tuning.ipynb`. Every layer's flag is set explicitly, so
+    moving N down and up again works (`base.trainable = True` alone does not
+    reach layers frozen one by one). Recompile afterwards.
+    """
+    flags = unfrozen_flags(base, n_unfrozen)
+    base.trainable = True
+    for layer, flag in zip(base.layers, flags):
+        layer.trainable = flag
+    return layer_table(base)
+
+
+def _params(layer) -> int:
+    return int(sum(int(w.numpy().size) if hasattr(w, "numpy") else 0
+                   for w in layer.weights))
+
+
+def _count(variables) -> int:
+    total = 0
+    for v in variables:
+        n = 1
+        for d in v.shape:
+            n *= int(d)
+        total += n
+    return total
+
+
+@dataclasses.dataclass
+class LayerTable:
+    """Per-layer trainable table with totals; shows as HTML in a notebook."""
+
+    frame: "object"  # pandas.DataFrame: index, name, type, output, params, trainable
+    trainable_params: int
+    frozen_params: int
+
+    @property
+    def trainable_layers(self) -> list[str]:
+        f = self.frame
+        return list(f.loc[f["trainable"] & (f["params"] > 0), "name"])
+
+    def totals(self) -> str:
+        return (f"trainable parameters: {self.trainable_params:,}   "
+                f"frozen parameters: {self.frozen_params:,}")
+
+    def __repr__(self) -> str:
+        return f"{self.frame.to_string(index=False)}\n{self.totals()}"
+
+    def _repr_html_(self) -> str:
+        styled = self.frame.style.hide(axis="index").apply(
+            lambda row: ["background:#e8f5e9" if row["trainable"] else ""] * len(row),
+            axis=1)
+        return styled.to_html() + f"<p><b>{html.escape(self.totals())}</b></p>"
+
+
+def layer_table(base: keras.Model, flags: list[bool] | None = None) -> LayerTable:
+    """Index, name, type, output shape, parameters and trainable flag per layer.
+
+    Taught in `03_fine_tuning.ipynb`. `flags` previews a setting (as from
+    `unfrozen_flags`) without changing the model.
+    """
+    import pandas as pd
+
+    rows = []
+    trainable_total = frozen_total = 0
+    for i, layer in enumerate(base.layers):
+        params = _count(layer.weights)
+        if flags is None:
+            trainable = bool(base.trainable and layer.trainable)
+            n_train = _count(layer.trainable_weights) if base.trainable else 0
+        else:
+            trainable = bool(flags[i])
+            n_train = _count(layer.weights) if trainable else 0
+        trainable_total += n_train
+        frozen_total += params - n_train
+        output = getattr(layer, "output", None)
+        shape = tuple(output.shape[1:]) if output is not None and \
+            hasattr(output, "shape") else ()
+        rows.append({"index": i, "name": layer.name, "type": type(layer).__name__,
+                     "output": str(shape), "params": params, "trainable": trainable})
+    return LayerTable(pd.DataFrame(rows), trainable_total, frozen_total)
+
+
+_BLOCK = re.compile(r"^(block_?\d+[a-z]?|conv\d+|stem|top|input)")
+
+
+def block_of(layer_name: str) -> str:
+    """The block a layer belongs to: 'block5' for 'block5_conv3', else its own name."""
+    match = _BLOCK.match(layer_name)
+    return match.group(1) if match else layer_name
+
+
+def layer_blocks(base: keras.Model) -> list[tuple[str, list]]:
+    """Consecutive layers grouped by block, bottom to top."""
+    groups: list[tuple[str, list]] = []
+    for layer in base.layers:
+        block = block_of(layer.name)
+        if groups and groups[-1][0] == block:
+            groups[-1][1].append(layer)
+        else:
+            groups.append((block, [layer]))
+    return groups
+
+
+def describe_block(layers: list) -> str:
+    """'3 conv + pool' for a VGG block, 'N layers' otherwise."""
+    convs = sum(isinstance(layer, keras.layers.Conv2D) for layer in layers)
+    pools = sum(isinstance(layer, (keras.layers.MaxPooling2D,
+                                   keras.layers.AveragePooling2D))
+                for layer in layers)
+    if convs and len(layers) == convs + pools:
+        return f"{convs} conv" + (" + pool" if pools else "")
+    return f"{len(layers)} layers"
+
+
+def unfreeze_choices(base: keras.Model) -> list[tuple[str, int]]:
+    """Slider stops at block boundaries, top first: ("4: block5 (3 conv + pool)", 4).
+
+    Taught in `03_fine_tuning.ipynb`.
+    """
+    choices = [("0: all frozen", 0)]
+    n = 0
+    for block, layers in reversed(layer_blocks(base)):
+        n += len(layers)
+        choices.append((f"{n}: down to {block} ({describe_block(layers)})", n))
+    return choices
+
+
+def stale_layers(model: keras.Model) -> list[str]:
+    """Layers whose `trainable` changed since `model.compile` (empty when fresh)."""
+    state = getattr(model, "_compiled_trainable_state", None)
+    if not getattr(model, "compiled", False) or state is None:
+        return []
+    changed = []
+    for layer in model._flatten_layers():
+        if layer not in state or state[layer] != layer.trainable:
+            changed.append(layer.name)
+    return changed
+
+
+def require_fresh_compile(model: keras.Model) -> None:
+    """Raise when the model must be recompiled; taught in `03_fine_tuning.ipynb`.
+
+    Keras 3 keeps training the variables it compiled for: after changing
+    `trainable`, `fit` without a new `compile` silently trains the old set.
+    """
+    if not getattr(model, "compiled", False):
+        raise RecompileNeededError(
+            "the model is not compiled: call model.compile(optimizer=..., "
+            "loss=..., metrics=...) before training")
+    changed = stale_layers(model)
+    if changed:
+        shown = ", ".join(changed[:6]) + (" ..." if len(changed) > 6 else "")
+        raise RecompileNeededError(
+            f"`trainable` changed since compile for {len(changed)} layer(s) "
+            f"({shown}); Keras would keep training the old set. Call "
+            "model.compile(...) again, with a new optimizer, before fit.")
