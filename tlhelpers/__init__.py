@@ -1,1 +1,32 @@
-"""Helpers for the transfer-learning course."""
+"""Helpers for the transfer-learning course: notebooks `import tlhelpers as tlh`.
+
+Submodules load on first use (`tlh.data`, `tlh.models`, ...), so the command
+line's quick commands do not pay for importing TensorFlow, and importing the
+package seeds nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+SUBMODULES = ("config", "data", "weights", "models", "features", "prefix",
+              "distribute", "training", "viz", "widgets", "checks", "cli", "bench")
+
+
+def setup(seed: int = 42, verbose: bool = True):
+    """Seed, check versions, print the Setup line; taught in every notebook."""
+    from .config import setup as _setup
+
+    return _setup(seed=seed, verbose=verbose)
+
+
+def __getattr__(name: str):
+    if name in SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tlhelpers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(SUBMODULES))

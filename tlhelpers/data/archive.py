@@ -9,6 +9,7 @@ absolute paths, `..`, or links that point outside the target folder.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -16,6 +17,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 CHUNK = 1 << 20
@@ -68,17 +70,29 @@ def download(url: str, dest: Path, size: int | None = None,
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, \
                 open(part, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or size
-            bar = _progress_bar(total, dest.name) if progress else None
+            announced = int(response.headers.get("Content-Length") or 0)
+            bar = _progress_bar(announced or size, dest.name) if progress else None
+            received = 0
             for block in iter(lambda: response.read(CHUNK), b""):
                 out.write(block)
+                received += len(block)
                 if bar is not None:
                     bar.update(len(block))
             if bar is not None:
                 bar.close()
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        # A server that hangs up early ends the stream without an error; with
+        # no size or checksum to compare, only its own Content-Length tells.
+        if announced and received != announced:
+            raise DownloadError(
+                f"could not download {url}: the server announced {announced:,} "
+                f"bytes and sent {received:,}; run again to retry")
+    except (urllib.error.URLError, OSError, TimeoutError,
+            http.client.HTTPException) as err:
         part.unlink(missing_ok=True)
         raise DownloadError(f"could not download {url}: {err}") from err
+    except BaseException:  # interrupted (Ctrl-C) or refused: leave no .part
+        part.unlink(missing_ok=True)
+        raise
     verify(part, size, sha256)
     os.replace(part, dest)
     return dest
@@ -150,6 +164,10 @@ def extract(archive: Path, target: Path) -> Path:
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+        # A damaged archive, or a member refused by tarfile's own data filter.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(f"cannot extract {archive.name}: {err}") from err
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -39,25 +39,35 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img
 
 
-def open_checked(path: Path) -> Image.Image:
-    """Open and fully decode an image, refusing ones larger than MAX_PIXELS."""
-    img = Image.open(path)
+def check_size(img: Image.Image) -> None:
+    """Raise ValueError ("too large: ...") when `img` has more than MAX_PIXELS."""
     width, height = img.size
     if width * height > MAX_PIXELS:
-        img.close()
         raise ValueError(
             f"too large: {width}x{height} = {width * height:,} pixels, over the "
             f"limit of {MAX_PIXELS:,}")
-    img.load()
+
+
+def open_checked(path: Path) -> Image.Image:
+    """Open and fully decode an image, refusing ones larger than MAX_PIXELS."""
+    img = Image.open(path)
+    try:
+        check_size(img)
+        img.load()
+    except BaseException:
+        img.close()
+        raise
     return img
 
 
 def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
-    """The image at `path` as uint8 RGB, resized to `size` (square when an int)."""
+    """The image at `path` as uint8 RGB, resized to `size` (square when an int).
+
+    The scan decodes every file through this same function (without `size`),
+    so a file it calls good cannot fail here.
+    """
     with Image.open(path) as img:
-        width, height = img.size
-        if width * height > MAX_PIXELS:
-            raise ValueError(f"{path}: too large ({width}x{height})")
+        check_size(img)
         if size is not None and img.format == "JPEG":
             target = (size, size) if isinstance(size, int) else size
             img.draft("RGB", target)  # decode JPEGs at a reduced scale: faster

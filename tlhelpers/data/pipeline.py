@@ -8,6 +8,7 @@ float32 RGB in 0..255: each backbone's own preprocessing is part of the model.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import warnings
 from pathlib import Path
@@ -61,14 +62,26 @@ class Splits(tuple):
         return self[2]
 
 
-def _check_count(name: str, value, minimum: int = 1):
-    if value is None:
+MIN_IMAGE_SIZE = 8
+
+
+def _check_count(name: str, value, minimum: int = 1, allow_none: bool = True):
+    if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
             or value < minimum:
         raise ValueError(f"{name}={value!r} is not valid; expected an integer "
-                         f">= {minimum} (or None for all)")
+                         f">= {minimum}" + (" (or None for all)" if allow_none else ""))
     return int(value)
+
+
+def _check_fraction(val_fraction) -> float:
+    if isinstance(val_fraction, bool) or \
+            not isinstance(val_fraction, (int, float, np.floating)) \
+            or not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction={val_fraction!r} is not valid; "
+                         "expected a number between 0 and 1 (exclusive)")
+    return float(val_fraction)
 
 
 def split_files(scan: FolderScan, train_per_class: int | None = None,
@@ -78,9 +91,7 @@ def split_files(scan: FolderScan, train_per_class: int | None = None,
     if not scan.usable:
         raise ValueError(f"{scan.root} cannot be used for training: "
                          + "; ".join(scan.problems))
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction={val_fraction!r} is not valid; "
-                         "expected a number between 0 and 1 (exclusive)")
+    _check_fraction(val_fraction)
     train_per_class = _check_count("train_per_class", train_per_class)
     val_per_class = _check_count("val_per_class", val_per_class)
     for message in scan.warnings:
@@ -120,15 +131,21 @@ def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int
     Decoding runs in parallel; decoded images are cached in memory after the
     first epoch, then shuffled (each epoch anew) and prefetched.
     """
+    image_size = _check_count("image_size", image_size, MIN_IMAGE_SIZE,
+                              allow_none=False)
+    batch_size = _check_count("batch_size", batch_size, allow_none=False)
+    if not items:
+        raise ValueError("items=[] is not valid; expected at least one "
+                         "(path, label) pair")
     import tensorflow as tf
 
-    if not items:
-        raise ValueError("no images to build a dataset from")
-    paths = [str(p) for p, _ in items]
+    # Bytes, not str: a file name that is not valid UTF-8 (copied from an old
+    # camera or a Windows zip) cannot become a TF string otherwise.
+    paths = [os.fsencode(p) for p, _ in items]
     labels = np.array([label for _, label in items], dtype=np.int32)
 
     def decode(path):
-        return load_rgb(path.decode("utf-8"), image_size)
+        return load_rgb(os.fsdecode(path), image_size)
 
     def load(path, label):
         image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
@@ -158,12 +175,21 @@ def load_splits(path=None, image_size: int | None = None,
     from .registry import get_dataset
 
     profile = config.get_profile()
-    image_size = _check_count("image_size", image_size or profile.image_size, 8)
-    batch_size = _check_count("batch_size", batch_size or profile.batch_size)
+    # `is None`, not `or`: image_size=0 is an error, not a request for the default.
+    image_size = _check_count(
+        "image_size", profile.image_size if image_size is None else image_size,
+        MIN_IMAGE_SIZE, allow_none=False)
+    batch_size = _check_count(
+        "batch_size", profile.batch_size if batch_size is None else batch_size,
+        allow_none=False)
     if train_per_class == "profile":
         train_per_class = profile.train_per_class
     if val_per_class == "profile":
         val_per_class = profile.val_per_class
+    # Bad sizes fail before the (possibly slow) download and scan.
+    _check_count("train_per_class", train_per_class)
+    _check_count("val_per_class", val_per_class)
+    _check_fraction(val_fraction)
     folder = get_dataset(path)
     scan = scan if scan is not None else scan_folder(folder)
     files = split_files(scan, train_per_class, val_per_class, val_fraction, seed)

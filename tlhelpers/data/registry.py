@@ -10,10 +10,11 @@ import dataclasses
 import os
 import socket
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from .. import config
-from .archive import DownloadError, download, extract
+from .archive import ArchiveError, DownloadError, download, extract
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,10 @@ def _extracted_folder(spec: DatasetSpec) -> Path:
 def host_reachable(url: str, timeout: float = 3.0) -> bool:
     """Whether a TCP connection to the URL's host opens within `timeout` seconds."""
     parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":  # a mirror on a local or mounted disk
+        return Path(urllib.request.url2pathname(parts.path)).is_file()
+    if not parts.hostname:
+        return False
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout):
@@ -113,6 +118,9 @@ def get_dataset(name_or_path: str | os.PathLike | None = None,
     except DownloadError as err:
         raise DatasetUnavailableError(unavailable_message(spec, str(err))) from err
     extract(archive_path, dataset_root(spec.name))
+    if not folder.is_dir():
+        raise ArchiveError(f"{archive_path.name} has no folder {spec.subdir!r}; "
+                           f"the registry entry {spec.name!r} is wrong")
     (dataset_root(spec.name) / ".complete").write_text(spec.sha256)
     return folder
 

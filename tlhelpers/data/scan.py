@@ -15,10 +15,12 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from .images import MAX_PIXELS, open_checked, to_rgb
+from .images import load_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+# Folders that tools leave beside photos (macOS zips, Jupyter, Synology).
+JUNK_DIRS = {"__macosx", "@eadir"}
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val"}
 
 
@@ -88,9 +90,11 @@ class FolderScan:
         """A short human summary: per-class counts, bad files, problems."""
         lines = [f"{self.root} ({self.layout} layout)"]
         for name, count in self.counts().items():
-            lines.append(f"  {name:<20} {count['good']:>6} good  {count['bad']:>4} bad")
+            lines.append(f"  {_shown(name):<20} {count['good']:>6} good  "
+                         f"{count['bad']:>4} bad")
         for bad in self.bad:
-            lines.append(f"  bad: {bad.path.relative_to(self.root)}: {bad.reason}")
+            lines.append(f"  bad: {_shown(bad.path.relative_to(self.root))}: "
+                         f"{bad.reason}")
         if self.ignored:
             lines.append(f"  ignored {len(self.ignored)} non-image or hidden files")
         lines += [f"  warning: {w}" for w in self.warnings]
@@ -103,6 +107,30 @@ class FolderScan:
         return f"<pre>{html.escape(self.report())}</pre>"
 
 
+def _shown(name) -> str:
+    """A file name that prints anywhere, even when it is not valid UTF-8 on disk."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes of a file are text (UTF-8, HTML, JSON...)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # The cut at 512 bytes may split a character; anything earlier is binary.
+        if err.start < len(head) - 3:
+            return False
+        text = head[:err.start].decode("utf-8")
+    text = text.removeprefix("\ufeff")
+    return bool(text.strip()) and all(c.isprintable() or c in "\t\n\r\f"
+                                      for c in text)
+
+
+def is_junk_dir(name: str) -> bool:
+    """Hidden folders and the ones tools leave behind (__MACOSX, @eaDir)."""
+    return name.startswith(".") or name.lower() in JUNK_DIRS
+
+
 def is_junk(path: Path) -> bool:
     """Hidden files, OS junk (.DS_Store, Thumbs.db, ._*) and non-image suffixes."""
     name = path.name
@@ -112,27 +140,30 @@ def is_junk(path: Path) -> bool:
 
 def check_image(path: Path) -> str | None:
     """None when the file decodes to RGB, else the reason it cannot be used."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's own bomb warnings
+        return _check_image(Path(path))
+
+
+def _check_image(path: Path) -> str | None:
+    # No warnings.catch_warnings() here: it is not thread-safe, and the scan's
+    # worker threads would leave the process's warning filters changed.
     try:
         if path.stat().st_size == 0:
             return "empty file"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's own bomb warnings
-            img = open_checked(path)
-            try:
-                to_rgb(img)
-            finally:
-                img.close()
+        load_rgb(path)  # the very decoder the pipelines use
     except UnidentifiedImageError:
-        head = path.read_bytes()[:512].lstrip().lower()
-        if head.startswith((b"<", b"{", b"[")) or head[:64].isascii():
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+        if _looks_like_text(head):
             return "not an image (the file holds text or HTML)"
         return "not an image (format not recognised)"
     except ValueError as err:
         if "too large" in str(err):
             return str(err)
         return f"cannot be decoded: {err}"
-    except Image.DecompressionBombError:
-        return f"too large: over the limit of {MAX_PIXELS:,} pixels"
+    except Image.DecompressionBombError as err:  # over Pillow's own limit
+        return f"too large: {err}"
     except OSError as err:
         if "truncated" in str(err).lower():
             return "truncated (the file ends before the image does)"
@@ -143,12 +174,15 @@ def check_image(path: Path) -> str | None:
 
 
 def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_junk_dir(p.name))
 
 
 def _files_below(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _in_junk_dir(file: Path, top: Path) -> bool:
+    return any(is_junk_dir(part) for part in file.relative_to(top).parts[:-1])
 
 
 def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
@@ -169,19 +203,24 @@ def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
     candidates: list[tuple[str, str, Path]] = []
     for split, split_root in roots.items():
         scan.good[split] = {}
-        for file in sorted(p for p in split_root.iterdir() if p.is_file()):
-            scan.ignored.append(file)  # loose files next to the class folders
+        for entry in sorted(split_root.iterdir()):
+            if entry.is_file():
+                scan.ignored.append(entry)  # loose files next to the class folders
+            elif entry.is_dir() and entry.name.lower() in JUNK_DIRS:
+                scan.ignored += _files_below(entry)  # hidden folders: unlisted
         for class_dir in _class_dirs(split_root):
             scan.good[split][class_dir.name] = []
             for file in _files_below(class_dir):
-                if is_junk(file):
+                if is_junk(file) or _in_junk_dir(file, class_dir):
                     scan.ignored.append(file)
                 else:
                     candidates.append((split, class_dir.name, file))
 
-    # Pillow releases the GIL while decoding, so threads use both cores.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        reasons = list(pool.map(lambda c: check_image(c[2]), candidates))
+    # Pillow releases the GIL while decoding, so threads use both cores. The
+    # warning filter is set here, once, in the calling thread (see _check_image).
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
+        warnings.simplefilter("ignore")  # Pillow's own bomb warnings
+        reasons = list(pool.map(lambda c: _check_image(c[2]), candidates))
     for (split, name, file), reason in zip(candidates, reasons):
         if reason is None:
             scan.good[split][name].append(file)

@@ -1,0 +1,178 @@
+"""Features of a frozen base, computed once and stored on disk; taught in `02_feature_extraction.ipynb`.
+
+A stored file is keyed by everything that changes its content: backbone,
+a hash of the base's weights (so "imagenet", a file, and each random draw differ),
+image size, the preprocessing, the layer read, and the dataset's files (paths,
+sizes, modification times, labels). Any change recomputes; nothing else does.
+Files are `.npz` without pickle, written to a temporary file and renamed, so two
+processes filling the same cache never leave a broken file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class FeatureSet:
+    """Stored (or fresh) features of a list of images, with their labels."""
+
+    features: np.ndarray   # (N, ...) float32
+    labels: np.ndarray     # (N,) int32
+    key: str
+    path: Path
+    from_cache: bool
+    seconds: float         # time spent computing or loading
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def describe(self) -> str:
+        how = "loaded from the cache" if self.from_cache else "computed and stored"
+        return (f"{len(self)} feature maps of shape {self.features.shape[1:]} "
+                f"{how} in {self.seconds:.1f} s ({self.path.name})")
+
+
+def weights_digest(model) -> str:
+    """A sha256 over the model's weight values: the identity of its weights."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(weight.numpy())
+        digest.update(weight.path.encode() if hasattr(weight, "path") else b"")
+        digest.update(str(value.shape).encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def files_fingerprint(items) -> str:
+    """A sha256 over (path, size, mtime, label) of every image, in order."""
+    digest = hashlib.sha256()
+    for path, label in items:
+        stat = os.stat(path)
+        digest.update(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+                      f"{int(label)}\n".encode())
+    return digest.hexdigest()
+
+
+def cache_key(base, items, image_size: int, layer: str | None = None) -> str:
+    """The key of a feature file; changes whenever the features would."""
+    parts = {
+        "version": FORMAT_VERSION,
+        "backbone": getattr(base, "tlh_backbone", base.name),
+        "weights": weights_digest(base),
+        "image_size": int(image_size),
+        "preprocess": getattr(base, "tlh_backbone", base.name),
+        "layer": layer or "output",
+        "files": files_fingerprint(items),
+    }
+    blob = json.dumps(parts, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def save_npz_atomic(path: Path, **arrays) -> None:
+    """Write arrays to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
+                                   dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """Arrays from a stored file, or None when it is unreadable (it is then removed)."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError) as err:
+        import warnings
+        warnings.warn(f"ignoring unreadable feature file {path.name}: {err}")
+        path.unlink(missing_ok=True)
+        return None
+
+
+def feature_model(base, layer: str | None = None):
+    """Raw images -> the base's preprocessing -> the base (or one of its layers)."""
+    import keras
+
+    from .models import BackbonePreprocess
+
+    backbone = getattr(base, "tlh_backbone", "vgg16")
+    if layer is not None:
+        base = keras.Model(base.inputs, base.get_layer(layer).output,
+                           name=f"{base.name}_to_{layer}")
+    inputs = keras.Input(shape=base.input_shape[1:])
+    outputs = base(BackbonePreprocess(backbone)(inputs), training=False)
+    return keras.Model(inputs, outputs, name="feature_extractor")
+
+
+def compute_features(base, items, image_size: int, batch_size: int,
+                     layer: str | None = None, progress: bool = True) -> np.ndarray:
+    """Run the frozen base over the images once, batch by batch (memory stays flat)."""
+    from .data.pipeline import make_dataset
+
+    extractor = feature_model(base, layer)
+    ds = make_dataset(items, image_size, batch_size, shuffle=False, cache=False)
+    out_shape = tuple(int(d) for d in extractor.output.shape[1:])
+    features = np.empty((len(items),) + out_shape, dtype=np.float32)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(items), unit="img", desc="extracting features",
+                   leave=False)
+    start = 0
+    for images, _ in ds:
+        batch = np.asarray(extractor(images, training=False))
+        features[start:start + len(batch)] = batch
+        start += len(batch)
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return features
+
+
+def extract(base, items, image_size: int | None = None,
+            batch_size: int | None = None, layer: str | None = None,
+            cache: bool = True, progress: bool = True) -> FeatureSet:
+    """Features of `items` (a list of (path, label)), stored on first use.
+
+    Taught in `02_feature_extraction.ipynb`: the expensive base runs once; the
+    head then trains on the stored arrays in seconds.
+    """
+    profile = config.get_profile()
+    image_size = image_size or int(base.input_shape[1]) or profile.image_size
+    batch_size = batch_size or profile.batch_size
+    items = list(items)
+    if not items:
+        raise ValueError("items is empty; expected a list of (path, label)")
+    labels = np.array([label for _, label in items], dtype=np.int32)
+    started = time.perf_counter()
+    key = cache_key(base, items, image_size, layer)
+    path = config.cache_dir("features") / f"{key}.npz"
+    if cache and path.exists():
+        stored = load_npz(path)
+        if stored is not None and np.array_equal(stored["labels"], labels):
+            return FeatureSet(stored["features"], labels, key, path, True,
+                              time.perf_counter() - started)
+    features = compute_features(base, items, image_size, batch_size, layer, progress)
+    if cache:
+        save_npz_atomic(path, features=features, labels=labels)
+    return FeatureSet(features, labels, key, path, False,
+                      time.perf_counter() - started)

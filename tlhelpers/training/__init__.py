@@ -1,0 +1,18 @@
+"""Training: guarded fit, head then fine-tune, the range test, callbacks, the run log.
+
+Taught in `01`-`03`; reused by the widgets and `python -m tlhelpers run`.
+"""
+
+from .callbacks import BestWeights, LivePlot, RunLogger
+from .curves import history_dict, plot_history
+from .lr_finder import LRRangeResult, lr_range_test, suggest
+from .recipes import (FitResult, check_epochs, check_lr, compile_for_training,
+                      fine_tune, fit, load_saved_model, saved_model_path, train_head)
+from .runlog import RunLog
+
+__all__ = [
+    "BestWeights", "LivePlot", "RunLogger", "history_dict", "plot_history",
+    "LRRangeResult", "lr_range_test", "suggest", "FitResult", "check_epochs",
+    "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
+    "saved_model_path", "train_head", "RunLog",
+]

@@ -1,0 +1,104 @@
+"""Learning-rate range test (as fastai's `lr_find`); taught in `03_fine_tuning.ipynb`.
+
+The rate grows exponentially batch by batch from `min_lr` to `max_lr` while
+the loss is recorded; the suggestion is where the smoothed loss falls fastest.
+The model's weights are restored afterwards, so the test changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+from .recipes import check_lr, compile_for_training, require_fresh_compile
+
+
+@dataclasses.dataclass
+class LRRangeResult:
+    """Rates tried, the (smoothed) loss at each, and the suggested rate."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    suggestion: float
+
+    def figure(self, title: str = "Learning-rate range test") -> Figure:
+        """Loss against rate (log scale) with the suggestion marked."""
+        fig = Figure(figsize=(6, 3.6), dpi=90)
+        ax = fig.subplots()
+        ax.plot(self.lrs, self.losses)
+        ax.set_xscale("log")
+        ax.axvline(self.suggestion, color="tab:red", linestyle="--",
+                   label=f"suggested {self.suggestion:.1e}")
+        ax.set_xlabel("learning rate (log scale)")
+        ax.set_ylabel("training loss (smoothed)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+
+class _RateRamp(keras.callbacks.Callback):
+    def __init__(self, lrs, beta):
+        super().__init__()
+        self.lrs, self.beta = lrs, beta
+        self.losses, self.avg, self.best, self.step = [], 0.0, math.inf, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.lrs[self.step])
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"])
+        self.avg = self.beta * self.avg + (1 - self.beta) * loss
+        smoothed = self.avg / (1 - self.beta ** (self.step + 1))
+        self.losses.append(smoothed)
+        self.best = min(self.best, smoothed)
+        self.step += 1
+        if self.step >= len(self.lrs) or not math.isfinite(smoothed) \
+                or smoothed > 4 * self.best:
+            self.model.stop_training = True  # the loss has blown up: stop
+
+
+def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
+                  max_lr: float = 1.0, num_steps: int = 60,
+                  beta: float = 0.9) -> LRRangeResult:
+    """Try rates from `min_lr` to `max_lr` over `num_steps` batches; weights are restored.
+
+    Taught in `03_fine_tuning.ipynb`. Uses the trainable layers the model has
+    now, so unfreeze first to test the rate for fine-tuning.
+    """
+    min_lr, max_lr = check_lr(min_lr), check_lr(max_lr)
+    if min_lr >= max_lr:
+        raise ValueError(f"min_lr={min_lr} must be below max_lr={max_lr}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) \
+            or num_steps < 5:
+        raise ValueError(f"num_steps={num_steps!r} is not valid; expected an "
+                         "integer >= 5")
+    saved = model.get_weights()
+    lrs = np.geomspace(min_lr, max_lr, num_steps)
+    ramp = _RateRamp(lrs, beta)
+    compile_for_training(model, min_lr)
+    require_fresh_compile(model)
+    batches = train_ds.repeat()
+    try:
+        model.fit(batches, epochs=1, steps_per_epoch=num_steps, callbacks=[ramp],
+                  verbose=0)
+    finally:
+        model.set_weights(saved)
+    losses = np.array(ramp.losses)
+    tried = lrs[:len(losses)]
+    return LRRangeResult(tried, losses, suggest(tried, losses))
+
+
+def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """The rate at the steepest fall of the loss, before its minimum."""
+    if len(losses) < 3:
+        return float(lrs[0])
+    stop = int(np.argmin(losses)) + 1
+    stop = max(stop, 3)
+    slopes = np.gradient(losses[:stop], np.log10(lrs[:stop]))
+    return float(lrs[int(np.argmin(slopes))])

@@ -1,0 +1,163 @@
+"""The course's recipes: a guarded `fit`, train the head, fine-tune the top N layers.
+
+Taught in `02_feature_extraction.ipynb` and `03_fine_tuning.ipynb` (where the
+same steps are also written out by hand). Used by the widgets and `tlh run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from .. import config
+from ..models import require_fresh_compile, set_trainable
+from .callbacks import BestWeights, LivePlot, RunLogger
+from .runlog import RunLog
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What a training run produced."""
+
+    history: dict[str, list[float]]
+    best_val_accuracy: float | None
+    seconds: float
+    epochs_done: int
+    interrupted: bool = False
+    run: int | None = None
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        return self.seconds / self.epochs_done if self.epochs_done else None
+
+
+def check_epochs(epochs) -> int:
+    """Epochs must be an integer >= 1."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs={epochs!r} is not valid; expected an integer >= 1")
+    return epochs
+
+
+def check_lr(lr) -> float:
+    """A learning rate must be a number in (0, 1]."""
+    try:
+        value = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"lr={lr!r} is not valid; expected a number in (0, 1]") \
+            from None
+    if isinstance(lr, bool) or not math.isfinite(value) or not 0 < value <= 1:
+        raise ValueError(f"lr={lr!r} is not valid; expected a number in (0, 1]")
+    return value
+
+
+def compile_for_training(model: keras.Model, lr: float) -> None:
+    """Compile with a NEW Adam optimizer: Keras 3 refuses to reuse a built one."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=check_lr(lr)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
+        run_log: RunLog | None = None, log_fields: dict | None = None,
+        live_plot: bool | LivePlot = True, output=None, title: str = "",
+        callbacks=(), restore_best: bool = True, verbose: int = 0) -> FitResult:
+    """`model.fit` with the course's guards, live curves, best weights and run log.
+
+    Taught in `03_fine_tuning.ipynb`. Refuses a stale compile. An interrupt
+    (Kernel > Interrupt, Ctrl-C) keeps the best weights so far and the history,
+    records the partial run, and says how to continue.
+    """
+    epochs = check_epochs(epochs)
+    require_fresh_compile(model)
+    best = BestWeights("val_accuracy")
+    plot = live_plot if isinstance(live_plot, LivePlot) else (
+        LivePlot(output=output, title=title) if live_plot else None)
+    run = None
+    all_callbacks = [best, *callbacks]
+    if plot is not None:
+        all_callbacks.append(plot)
+    if run_log is not None:
+        run = run_log.add(epochs=epochs, **(log_fields or {}))
+        all_callbacks.append(RunLogger(run_log, run))
+    history = keras.callbacks.History()
+    all_callbacks.append(history)
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                  callbacks=all_callbacks, verbose=verbose)
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - started
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    epochs_done = len(hist.get("loss", []))
+    if restore_best or interrupted:
+        best.restore(model)
+    best_acc = best.best_value
+    if run_log is not None:
+        run_log.update(run, status="interrupted" if interrupted else "done",
+                       epochs_done=epochs_done, seconds=round(seconds, 1),
+                       best_val_accuracy=best_acc)
+    if interrupted:
+        print(f"Interrupted after {epochs_done} of {epochs} epoch(s). The best "
+              f"weights so far (val accuracy {best_acc}) are back in the model "
+              "and the partial run is in the run log. To continue, run the "
+              "same cell again: training goes on from these weights.")
+    return FitResult(hist, best_acc, seconds, epochs_done, interrupted, run)
+
+
+def train_head(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
+               epochs: int, lr: float = 1e-3, **fit_kwargs) -> FitResult:
+    """Phase one: freeze the whole base, train only the new head.
+
+    Taught in `02_feature_extraction.ipynb`.
+    """
+    base_model.trainable = False
+    compile_for_training(model, lr)
+    return fit(model, train_ds, val_ds, epochs, **fit_kwargs)
+
+
+def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
+              n_unfrozen: int = 4, lr: float = 1e-5, epochs: int = 2,
+              start_weights: list | None = None, run_log: RunLog | None = None,
+              **fit_kwargs) -> FitResult:
+    """Phase two: unfreeze the top `n_unfrozen` base layers and train on with a low rate.
+
+    Taught in `03_fine_tuning.ipynb`. `start_weights` (from `model.get_weights()`
+    after phase one) are restored first, so every run starts from the same point
+    and runs are comparable.
+    """
+    lr = check_lr(lr)
+    epochs = check_epochs(epochs)
+    if start_weights is not None:
+        model.set_weights(start_weights)
+    set_trainable(base_model, n_unfrozen)
+    compile_for_training(model, lr)
+    fields = {"strategy": "fine-tuning",
+              "backbone": getattr(base_model, "tlh_backbone", base_model.name),
+              "weights": getattr(base_model, "tlh_weights", "?"),
+              "n_unfrozen": n_unfrozen, "lr": lr}
+    fields.update(fit_kwargs.pop("log_fields", None) or {})
+    return fit(model, train_ds, val_ds, epochs, run_log=run_log, log_fields=fields,
+               **fit_kwargs)
+
+
+def saved_model_path(name: str) -> Path:
+    """Where a notebook keeps a trained model for later notebooks (`TLH_HOME/models`)."""
+    return config.cache_dir("models") / f"{name}.keras"
+
+
+def load_saved_model(path: str | Path, n_classes: int | None = None) -> keras.Model:
+    """Load a `.keras` model safely (no arbitrary code) and check its class count."""
+    model = keras.saving.load_model(path, safe_mode=True)
+    if n_classes is not None:
+        found = int(model.output_shape[-1])
+        if found != n_classes:
+            raise ValueError(
+                f"the saved model {Path(path).name} predicts {found} classes but "
+                f"the data has {n_classes}; retrain it on this data (delete "
+                f"{path}) or choose the dataset it was trained on")
+    return model
