@@ -54,15 +54,9 @@ def split_folder(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def zoo_template(tmp_path_factory) -> imagefactory.Zoo:
-    """The zoo, built once per session; tests that change files copy it first."""
+def zoo(tmp_path_factory) -> imagefactory.Zoo:
+    """The zoo, built once per session: read it only (`zoo_copy` to change it)."""
     return imagefactory.make_zoo(tmp_path_factory.mktemp("zoo") / "zoo")
-
-
-@pytest.fixture
-def zoo(zoo_template) -> imagefactory.Zoo:
-    """The zoo folder (read-only use: see `zoo_copy` to change it)."""
-    return zoo_template
 
 
 @pytest.fixture

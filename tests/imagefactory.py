@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import random
 from pathlib import Path
 
@@ -223,6 +224,14 @@ def make_zoo(root: Path, with_bomb: bool = True) -> Zoo:
                        (root / "README.md", b"# my photos\n")]:
         path.write_bytes(data)
         junk.append(path)
+    # Folders tools leave behind: a macOS zip's resource forks, a Jupyter
+    # checkpoint of a real image inside a class folder.
+    macosx = root / "__MACOSX" / FORMATS_CLASS / "._rgb.jpg"
+    macosx.parent.mkdir(parents=True)
+    macosx.write_bytes(b"\0\5\26\7AppleDouble")
+    junk.append(macosx)
+    junk.append(write_jpeg(fmt_dir / ".ipynb_checkpoints" / "rgb-checkpoint.jpg",
+                           (20, 20), 30))
     (root / EMPTY_CLASS).mkdir()
 
     per_class = {FORMATS_CLASS: 0, NAMES_CLASS: 0, EMPTY_CLASS: 0}
@@ -230,3 +239,16 @@ def make_zoo(root: Path, with_bomb: bool = True) -> Zoo:
         per_class[path.relative_to(root).parts[0]] += 1
     return Zoo(root=root, good=good, bad=bad, junk=junk, empty_class=EMPTY_CLASS,
                good_per_class=per_class)
+
+
+def write_non_utf8_name(folder: Path, seed: int = 40) -> Path | None:
+    """A good JPEG named b'caf\\xe9.jpg' (Latin-1), or None if the disk refuses."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")
+    try:
+        with open(raw, "wb") as handle:
+            rgb_image((24, 24), seed).save(handle, "JPEG")
+    except (OSError, UnicodeError):
+        return None
+    return Path(os.fsdecode(raw))
