@@ -393,3 +393,42 @@ def require_fresh_compile(model: keras.Model) -> None:
             f"`trainable` changed since compile for {len(changed)} layer(s) "
             f"({shown}); Keras would keep training the old set. Call "
             "model.compile(...) again, with a new optimizer, before fit.")
+    if _optimizer_tracks_other_variables(model):
+        raise RecompileNeededError(
+            "the model was compiled with an optimizer already used for another "
+            "set of trainable weights; fit would fail with 'Unknown variable'. "
+            "Pass a new optimizer, e.g. model.compile(optimizer="
+            "keras.optimizers.Adam(lr), ...).")
+
+
+def _optimizer_tracks_other_variables(model: keras.Model) -> bool:
+    # A built optimizer only updates the variables it was built with.
+    optimizer = getattr(model, "optimizer", None)
+    tracked = getattr(optimizer, "_trainable_variables", None)
+    if not getattr(optimizer, "built", False) or tracked is None:
+        return False
+    return {id(v) for v in tracked} != {id(v) for v in model.trainable_variables}
+
+
+def build_small_cnn(input_shape, n_classes: int,
+                    augmentation: keras.layers.Layer | None = None) -> keras.Model:
+    """A small CNN trained from scratch, the baseline of `01_train_from_scratch.ipynb`."""
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = augmentation(inputs) if augmentation is not None else inputs
+    x = keras.layers.Rescaling(1.0 / 255)(x)
+    for filters in (32, 64, 128):
+        x = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(128, activation="relu")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def default_augmentation(seed: int = 42) -> keras.Sequential:
+    """Flips, small rotations and zooms, seeded; taught in `01_train_from_scratch.ipynb`."""
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.1, seed=seed),
+        keras.layers.RandomZoom(0.2, seed=seed),
+    ], name="augmentation")

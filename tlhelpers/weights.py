@@ -73,7 +73,11 @@ def fetch(backbone: str, dest: Path, image_size: int = 224) -> Path:
     """Download the no-top weights into `dest/weights/` (Keras checks the hash)."""
     import keras
 
+    from .data import registry
+
     url, file_hash = origin(backbone, image_size)
+    if not registry.host_reachable(url):
+        raise WeightsUnavailableError(unavailable_message(backbone, "no network"))
     try:
         path = keras.utils.get_file(
             file_name(backbone, image_size), url, cache_dir=str(dest),

@@ -1,9 +1,19 @@
-"""Exercise self-checks, one module per notebook; taught in each notebook's Exercises.
+"""Exercise self-checks, one module per notebook (`tlh.checks.nb03`, ...).
 
-Each check gives a hint rather than the answer. Solutions live in
-`notebooks/solutions/`.
+Taught in each notebook's Exercises. A check gives a hint rather than the
+answer; each exercise's solution is a collapsed cell below it.
 """
+
+from __future__ import annotations
+
+import importlib
 
 from .core import Verdict, hint, passed
 
 __all__ = ["Verdict", "hint", "passed"]
+
+
+def __getattr__(name: str):
+    if name.startswith("nb") and name[2:].isdigit():
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tlhelpers.checks' has no attribute {name!r}")

@@ -1,0 +1,51 @@
+# Quick start: `make lab` (open the course) and `make test` (run every test).
+# Each target bootstraps .venv when it is missing or older than pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
+SHARED_FLOWERS := $(abspath ../shared/datasets/tf_flowers_small)
+
+.PHONY: bootstrap system-deps lab test test-unit test-notebooks course bench clean-notebooks
+
+# The stamp's name carries pyproject's hash: any change there reinstalls.
+$(STAMP): pyproject.toml
+	@test -x $(PY) && $(PY) -c "import sys" 2>/dev/null || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install --upgrade pip >/dev/null
+	$(VENV)/bin/pip install -e ".[dev,browser]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+bootstrap: $(STAMP)
+
+# Debian's chromium for the browser test (root and apt only; never `playwright install`).
+system-deps:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium present"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && apt-get install -y chromium; \
+	else echo "chromium missing: the browser test will be skipped (install Debian's chromium to run it)"; fi
+
+lab: bootstrap
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Unit, reliability, notebook (nbval) and browser tests, under the quick profile.
+test: bootstrap
+	TLH_PROFILE=quick $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+test-unit: bootstrap
+	TLH_PROFILE=quick $(PY) -m pytest tests/unit tests/reliability -q
+
+test-notebooks: bootstrap
+	TLH_PROFILE=quick $(PY) -m pytest notebooks --nbval-lax --nbval-current-env -q
+
+# Every notebook headless; executed copies and HTML in build/course/.
+course: bootstrap
+	$(PY) -m tlhelpers course
+
+bench: bootstrap
+	$(PY) -m tlhelpers bench
+
+# Strip outputs before committing (CI refuses notebooks with outputs).
+clean-notebooks: bootstrap
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

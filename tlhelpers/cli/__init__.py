@@ -1,0 +1,72 @@
+"""Command line: `python -m tlhelpers doctor | prefetch | check-data | run | bench | course`.
+
+Taught in `00_setup_and_data.ipynb` and the README. Exit codes: 0 success,
+1 the task could not be done (the message says why and how to fix it),
+2 a usage error (an option's value is out of range: the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+COMMANDS = {
+    "doctor": ("doctor", "check the environment, data and weights; print fixes"),
+    "prefetch": ("prefetch", "download datasets and weights for offline machines"),
+    "check-data": ("check_data", "scan an image folder: good and bad files"),
+    "run": ("run", "run a strategy of the course end to end"),
+    "bench": ("bench", "measure the caches and the input pipeline"),
+    "course": ("course", "run every notebook headless and report"),
+}
+
+
+class UsageError(Exception):
+    """A bad option value: printed with the option's name, exit code 2."""
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up logs would bury the command's own output."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tlhelpers",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    import importlib
+
+    for name, (module, help_text) in COMMANDS.items():
+        if name == "bench":
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
+        mod = importlib.import_module(f".{module}", __name__)
+        mod.add_arguments(sub.add_parser(name, help=help_text,
+                                         description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and dispatch; never lets a traceback reach the user for known errors."""
+    quiet_tensorflow()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":
+        from .. import bench
+        return bench.main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    import importlib
+
+    module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
+    try:
+        return int(module.execute(args) or 0)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

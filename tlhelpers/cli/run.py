@@ -1,0 +1,163 @@
+"""`run STRATEGY`: one of the course's strategies end to end, from the command line.
+
+STRATEGY is `scratch` (notebook 01), `feature-extraction` (02: stored features
+and the seed's head) or `fine-tuning` (03: head, then the top N layers at a
+low rate). `--json` ends the output with one line of results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from . import UsageError
+
+STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("strategy", choices=STRATEGIES, metavar="STRATEGY",
+                        help=" | ".join(STRATEGIES))
+    parser.add_argument("--data", help="image folder or registry name "
+                                       "(default: TLH_DATASET or flowers)")
+    parser.add_argument("--backbone", default="vgg16")
+    parser.add_argument("--weights", default="imagenet",
+                        help="imagenet | random | path to a weights file")
+    parser.add_argument("--profile", help="quick | full (default: TLH_PROFILE)")
+    parser.add_argument("--epochs", help="epochs per phase (default: profile)")
+    parser.add_argument("--unfreeze", default="4",
+                        help="top base layers to unfreeze for fine-tuning (default 4)")
+    parser.add_argument("--lr", default="1e-5",
+                        help="fine-tuning learning rate (default 1e-5)")
+    parser.add_argument("--image-size", help="square input size (default: profile)")
+    parser.add_argument("--json", action="store_true",
+                        help="end with one JSON line of results")
+
+
+def _int_option(name: str, text, minimum: int, maximum: int | None = None):
+    if text is None:
+        return None
+    try:
+        value = int(str(text))
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        upper = f"..{maximum}" if maximum is not None else " or more"
+        raise UsageError(f"{name}={text!r} is not valid; expected an integer "
+                         f"{minimum}{upper}")
+    return value
+
+
+def validate(args) -> dict:
+    """Every option checked before anything slow starts; UsageError names the option."""
+    from .. import config, models
+    from ..training import check_lr
+
+    if args.profile is not None:
+        try:
+            config.get_profile(args.profile)
+        except ValueError as err:
+            raise UsageError(f"--profile: {err}") from None
+        os.environ[config.PROFILE_ENV] = args.profile.strip().lower()
+    profile = config.get_profile()
+    if args.backbone not in models.BACKBONES:
+        raise UsageError(f"--backbone={args.backbone!r} is not valid; valid: "
+                         f"{', '.join(models.BACKBONES)}")
+    image_size = _int_option("--image-size", args.image_size, 1) or profile.image_size
+    try:
+        models.check_input_shape(args.backbone, (image_size, image_size, 3))
+    except ValueError as err:
+        raise UsageError(f"--image-size: {err}") from None
+    epochs = _int_option("--epochs", args.epochs, 1, 1000)
+    try:
+        lr = check_lr(args.lr)
+    except ValueError:
+        raise UsageError(f"--lr={args.lr!r} is not valid; expected a number in "
+                         "(0, 1]") from None
+    if args.weights not in ("imagenet", "random") and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights={args.weights!r} is not valid; expected "
+                         "imagenet, random, or an existing weights file")
+    unfreeze = _int_option("--unfreeze", args.unfreeze, 0)
+    return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
+                unfreeze=unfreeze)
+
+
+def execute(args) -> int:
+    opts = validate(args)
+    from .. import config, data, features, models, training
+    from ..data.registry import DatasetUnavailableError
+    from ..weights import WeightsUnavailableError
+
+    profile = opts["profile"]
+    config.seed_everything(42)
+    started = time.perf_counter()
+    try:
+        splits = data.load_splits(args.data, image_size=opts["image_size"])
+    except (DatasetUnavailableError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    train_ds, val_ds, class_names = splits
+    n_classes = len(class_names)
+    epochs = opts["epochs"]
+    shape = (opts["image_size"], opts["image_size"], 3)
+    weights_used = "none"
+    if args.strategy == "scratch":
+        model = models.build_small_cnn(shape, n_classes, models.default_augmentation())
+        training.compile_for_training(model, 1e-3)
+        result = training.fit(model, train_ds, val_ds, epochs or profile.scratch_epochs,
+                              live_plot=False)
+        epochs_run = result.epochs_done
+    else:
+        weights = None if args.weights == "random" else args.weights
+        try:
+            base_model = models.load_base(args.backbone, weights, shape,
+                                          allow_random=profile.allow_random_weights)
+        except WeightsUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        weights_used = base_model.tlh_weights
+        if args.strategy == "feature-extraction":
+            result, epochs_run = _feature_extraction(
+                base_model, splits, n_classes, epochs or profile.head_epochs)
+        else:
+            try:
+                models.check_n_unfrozen(base_model, opts["unfreeze"])
+            except ValueError as err:
+                raise UsageError(f"--unfreeze: {err}") from None
+            model = models.build_classifier(base_model, n_classes)
+            head = training.train_head(model, base_model, train_ds, val_ds,
+                                       epochs or profile.head_epochs, live_plot=False)
+            result = training.fine_tune(model, base_model, train_ds, val_ds,
+                                        opts["unfreeze"], opts["lr"],
+                                        epochs or profile.fine_tune_epochs,
+                                        live_plot=False)
+            epochs_run = head.epochs_done + result.epochs_done
+    seconds = time.perf_counter() - started
+    summary = {
+        "strategy": args.strategy, "backbone": args.backbone if
+        args.strategy != "scratch" else "small_cnn", "weights": weights_used,
+        "train_images": len(splits.files.train), "val_images": len(splits.files.val),
+        "classes": class_names, "val_accuracy": result.best_val_accuracy,
+        "epochs": epochs_run, "seconds": round(seconds, 1),
+    }
+    print(f"{args.strategy}: best validation accuracy "
+          f"{result.best_val_accuracy:.3f} on {summary['val_images']} images, "
+          f"{n_classes} classes, {epochs_run} epoch(s), {seconds:.0f} s "
+          f"(weights: {weights_used})")
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def _feature_extraction(base_model, splits, n_classes, epochs):
+    from .. import features, models, training
+
+    train_f = features.extract(base_model, splits.files.train, progress=False)
+    val_f = features.extract(base_model, splits.files.val, progress=False)
+    head = models.build_head(train_f.features.shape[1:], n_classes)
+    training.compile_for_training(head, 1e-3)
+    result = training.fit(head, (train_f.features, train_f.labels),
+                          (val_f.features, val_f.labels), epochs, live_plot=False)
+    return result, result.epochs_done
