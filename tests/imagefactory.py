@@ -148,6 +148,13 @@ class Zoo:
         return sorted(c for c, n in self.good_per_class.items() if n)
 
 
+GOOD_KINDS = (
+    "jpeg rgb", "png rgb", "jpeg L", "png L", "png 1-bit", "png P",
+    "png P transparent", "gif P transparent", "png RGBA", "png LA", "jpeg CMYK",
+    "png I;16", "gif animated", "bmp", "webp", "webp RGBA", "tiff",
+    "jpeg exif rotated", "png named .jpg", "upper-case suffix", "nested folder",
+    "space in name", "accents in name", "emoji in name", "cjk in name",
+)
 FORMATS_CLASS = "formats"
 NAMES_CLASS = "noms à l'été 🌸"  # spaces, accents, an apostrophe and an emoji
 EMPTY_CLASS = "empty class"
@@ -210,8 +217,8 @@ def make_zoo(root: Path, with_bomb: bool = True) -> Zoo:
              REASON_TEXT)
     bad_file(names_dir / "résumé.jpg",
              "Résumé des fleurs 🌸, été 2024\n".encode() * 3, REASON_TEXT)
-    bad_file(fmt_dir / "noise.png", bytes(random.Random(1).randrange(256)
-                                          for _ in range(300)), REASON_NOT_IMAGE)
+    noise = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8)
+    bad_file(fmt_dir / "noise.png", b"\x89" + noise.tobytes(), REASON_NOT_IMAGE)
     if with_bomb:
         write_bomb(fmt_dir / "bomb.png")
         bad[fmt_dir / "bomb.png"] = REASON_TOO_LARGE

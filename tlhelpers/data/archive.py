@@ -164,10 +164,15 @@ def extract(archive: Path, target: Path) -> Path:
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
-        # A damaged archive, or a member refused by tarfile's own data filter.
+    except tarfile.FilterError as err:
+        # tarfile's data filter sees what the checks above cannot: a link that
+        # leaves the folder only through another link extracted before it.
         shutil.rmtree(staging, ignore_errors=True)
-        raise ArchiveError(f"cannot extract {archive.name}: {err}") from err
+        raise ArchiveError(f"refused archive member in {archive.name}: {err}") from err
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(f"cannot extract {archive.name}, it is damaged: "
+                           f"{err}") from err
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -190,8 +190,11 @@ def load_splits(path=None, image_size: int | None = None,
     _check_count("train_per_class", train_per_class)
     _check_count("val_per_class", val_per_class)
     _check_fraction(val_fraction)
-    folder = get_dataset(path)
-    scan = scan if scan is not None else scan_folder(folder)
+    if scan is not None and path is None:
+        folder = scan.root  # the scan says which folder; no dataset lookup
+    else:
+        folder = get_dataset(path)
+        scan = scan if scan is not None else scan_folder(folder)
     files = split_files(scan, train_per_class, val_per_class, val_fraction, seed)
     if not files.val:
         raise ValueError(f"{folder}: no validation images; add a val/ folder or "

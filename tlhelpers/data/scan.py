@@ -149,6 +149,8 @@ def _check_image(path: Path) -> str | None:
     # No warnings.catch_warnings() here: it is not thread-safe, and the scan's
     # worker threads would leave the process's warning filters changed.
     try:
+        if not path.exists():
+            return "missing (a link to a file that does not exist)"
         if path.stat().st_size == 0:
             return "empty file"
         load_rgb(path)  # the very decoder the pipelines use
@@ -178,7 +180,9 @@ def _class_dirs(folder: Path) -> list[Path]:
 
 
 def _files_below(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    # A broken link is listed too: the scan reports it instead of losing it.
+    return sorted(p for p in folder.rglob("*") if p.is_file() or
+                  (p.is_symlink() and not p.exists()))
 
 
 def _in_junk_dir(file: Path, top: Path) -> bool:
@@ -187,6 +191,9 @@ def _in_junk_dir(file: Path, top: Path) -> bool:
 
 def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
     """Scan `path` for classes and images; taught in `00_setup_and_data.ipynb`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is not valid; expected an integer "
+                         ">= 1")
     root = Path(path).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")

@@ -1,0 +1,161 @@
+"""Profiles, TLH_PROFILE, setup() and seeding, and the CI sentinel."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tlhelpers import config
+
+FALSY = {"", "0", "false", "no", "off"}
+
+
+# --- profiles -----------------------------------------------------------------------
+
+def test_default_profile_is_full(monkeypatch):
+    monkeypatch.delenv("TLH_PROFILE", raising=False)
+    assert config.get_profile().name == "full"
+    assert config.get_profile().image_size == 150  # the seed's size
+
+
+@pytest.mark.parametrize("value, name", [("quick", "quick"), (" QUICK ", "quick"),
+                                         ("full", "full"), ("", "full")])
+def test_tlh_profile_picks_the_profile(monkeypatch, value, name):
+    monkeypatch.setenv("TLH_PROFILE", value)
+    assert config.get_profile().name == name
+    assert config.get_profile() is config.PROFILES[name]
+
+
+def test_unknown_profile_in_env_lists_valid_ones(monkeypatch):
+    monkeypatch.setenv("TLH_PROFILE", "turbo")
+    with pytest.raises(ValueError, match=r"TLH_PROFILE='turbo'.*full, quick"):
+        config.get_profile()
+
+
+def test_unknown_profile_by_name_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"profile='turbo'.*valid profiles: full, "
+                                         r"quick"):
+        config.get_profile("turbo")
+
+
+def test_quick_is_smaller_than_full():
+    quick, full = config.get_profile("quick"), config.get_profile("full")
+    assert quick.image_size < full.image_size
+    assert quick.train_per_class is not None and full.train_per_class is None
+    assert quick.allow_random_weights and not full.allow_random_weights
+    assert quick.image_shape == (quick.image_size, quick.image_size, 3)
+
+
+# --- the CI sentinel ----------------------------------------------------------------
+
+def ci_profile_problem(env) -> str | None:
+    """What is wrong with this environment for a CI run, or None."""
+    if env.get("CI", "").strip().lower() in FALSY:
+        return None
+    profile = env.get("TLH_PROFILE", "").strip().lower()
+    if profile != "quick":
+        return (f"CI is set but TLH_PROFILE={profile or '(unset)'!s}: the test "
+                "suite must run with TLH_PROFILE=quick under CI (the full profile "
+                "trains for hours on a CPU)")
+    return None
+
+
+def test_ci_uses_quick_profile():
+    problem = ci_profile_problem(os.environ)
+    assert problem is None, problem
+    # Outside CI this still checks that the active profile is a real one.
+    assert config.get_profile().name in config.PROFILES
+
+
+@pytest.mark.parametrize("env, bad", [
+    ({"CI": "true"}, True),
+    ({"CI": "1", "TLH_PROFILE": "full"}, True),
+    ({"CI": "true", "TLH_PROFILE": "quick"}, False),
+    ({"CI": "false", "TLH_PROFILE": "full"}, False),
+    ({}, False),
+])
+def test_the_sentinel_itself(env, bad):
+    problem = ci_profile_problem(env)
+    assert (problem is not None) == bad
+    if bad:
+        assert "TLH_PROFILE=quick" in problem
+
+
+# --- setup() and seeding ------------------------------------------------------------
+
+def test_import_seeds_nothing():
+    # TensorFlow's own import draws from Python's `random`; import it first so
+    # that only tlhelpers is judged.
+    code = textwrap.dedent("""
+        import random
+        import numpy as np
+        import tensorflow, keras
+        before = (np.random.get_state()[1].copy(), random.getstate())
+        import tlhelpers, tlhelpers.config, tlhelpers.data
+        import tlhelpers.weights, tlhelpers.models
+        after = (np.random.get_state()[1], random.getstate())
+        assert (before[0] == after[0]).all(), "numpy's global state changed"
+        assert before[1] == after[1], "Python's random state changed"
+        print("unchanged")
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "unchanged"
+
+
+def draws():
+    import keras
+
+    return (random.random(), np.random.rand(3).tolist(),
+            keras.random.uniform((3,)).numpy().tolist())
+
+
+def test_setup_makes_draws_repeatable(offline, capsys):
+    config.setup(seed=11)
+    first = draws()
+    config.setup(seed=11)
+    second = draws()
+    config.setup(seed=12)
+    third = draws()
+    assert first == second
+    assert first[0] != third[0] and first[1] != third[1] and first[2] != third[2]
+    capsys.readouterr()
+
+
+def test_setup_prints_one_line_with_profile_and_versions(offline, monkeypatch,
+                                                         capsys, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    monkeypatch.setenv("TLH_PROFILE", "quick")
+    monkeypatch.setenv("TLH_DATASET", str(tmp_path))
+    report = config.setup(seed=5)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")
+    assert "profile=quick" in out
+    assert f"TF {tf.__version__}" in out and f"Keras {keras.__version__}" in out
+    assert "seed 5" in out
+    assert report.profile is config.PROFILES["quick"]
+    assert report.line() == out.strip()
+    assert "RANDOM" in report.weights  # offline, nothing cached, quick profile
+
+
+def test_setup_quiet(offline, capsys):
+    config.setup(seed=1, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_package_setup_delegates(offline, capsys):
+    import tlhelpers
+
+    report = tlhelpers.setup(seed=2)
+    assert report.seed == 2
+    assert capsys.readouterr().out.count("\n") == 1

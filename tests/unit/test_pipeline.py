@@ -1,0 +1,238 @@
+"""split_files, make_dataset and load_splits on tiny folders."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import imagefactory
+from tlhelpers.data import load_splits, make_dataset, scan_folder, split_files
+
+
+def as_set(items):
+    return {(p, label) for p, label in items}
+
+
+# --- split_files -------------------------------------------------------------------
+
+def test_seeded_split_is_fixed_disjoint_and_stratified(flat_folder):
+    scan = scan_folder(flat_folder)
+    first = split_files(scan, val_fraction=0.3, seed=7)
+    second = split_files(scan_folder(flat_folder), val_fraction=0.3, seed=7)
+    assert first.train == second.train and first.val == second.val
+    assert not {p for p, _ in first.train} & {p for p, _ in first.val}
+    assert len(first.train) + len(first.val) == 30
+    # 10 per class, 30% held out in every class: stratified.
+    assert first.counts() == {"train": {"cats": 7, "dogs": 7, "fish": 7},
+                              "val": {"cats": 3, "dogs": 3, "fish": 3}}
+    for path, label in first.train + first.val:
+        assert path.parent.name == first.class_names[label]
+
+
+def test_another_seed_gives_another_split(flat_folder):
+    scan = scan_folder(flat_folder)
+    a = split_files(scan, seed=1)
+    b = split_files(scan, seed=2)
+    assert as_set(a.val) != as_set(b.val)
+    assert a.counts() == b.counts()
+
+
+def test_split_layout_keeps_its_own_val(split_folder):
+    files = split_files(scan_folder(split_folder))
+    assert all(p.parts[-3] == "train" for p, _ in files.train)
+    assert all(p.parts[-3] == "val" for p, _ in files.val)
+    assert files.counts() == {"train": {"cats": 6, "dogs": 6},
+                              "val": {"cats": 3, "dogs": 3}}
+
+
+def test_split_layout_without_val_is_split_and_warns(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "d", per_class=5, layout="split",
+                                    val_per_class=0)
+    with pytest.warns(UserWarning, match="no val/"):
+        files = split_files(scan_folder(root), val_fraction=0.4)
+    assert files.counts()["val"] == {"cats": 2, "dogs": 2}
+
+
+def test_per_class_caps(flat_folder):
+    scan = scan_folder(flat_folder)
+    files = split_files(scan, train_per_class=3, val_per_class=1, seed=5)
+    assert files.counts() == {"train": {"cats": 3, "dogs": 3, "fish": 3},
+                              "val": {"cats": 1, "dogs": 1, "fish": 1}}
+    # A cap takes a subset of the uncapped split, and the same one every time.
+    full = split_files(scan, seed=5)
+    assert as_set(files.train) <= as_set(full.train)
+    assert as_set(files.val) <= as_set(full.val)
+    assert files.train == split_files(scan, 3, 1, seed=5).train
+
+
+@pytest.mark.filterwarnings("ignore:class folder empty class")
+def test_bad_files_never_reach_the_split(zoo):
+    files = split_files(scan_folder(zoo.root), seed=0)
+    used = {p for p, _ in files.train + files.val}
+    assert used == set(zoo.good.values())
+    assert not used & set(zoo.bad) and not used & set(zoo.junk)
+
+
+def test_unusable_folder_is_refused(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "d", ("cats",), per_class=3)
+    with pytest.raises(ValueError, match="at least two classes"):
+        split_files(scan_folder(root))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"train_per_class": 0}, "train_per_class"),
+    ({"val_per_class": -1}, "val_per_class"),
+    ({"train_per_class": 2.5}, "train_per_class"),
+    ({"train_per_class": True}, "train_per_class"),
+    ({"val_fraction": 0.0}, "val_fraction"),
+    ({"val_fraction": 1.0}, "val_fraction"),
+    ({"val_fraction": "0.2"}, "val_fraction"),
+])
+def test_split_files_bad_parameters(flat_folder, kwargs, name):
+    with pytest.raises(ValueError, match=f"{name}=.* is not valid"):
+        split_files(scan_folder(flat_folder), **kwargs)
+
+
+# --- make_dataset -------------------------------------------------------------------
+
+def test_make_dataset_shapes_and_dtypes(flat_folder):
+    files = split_files(scan_folder(flat_folder))
+    ds = make_dataset(files.train, image_size=24, batch_size=5)
+    images, labels = next(iter(ds))
+    assert images.shape == (5, 24, 24, 3)
+    assert images.dtype.name == "float32" and labels.dtype.name == "int32"
+    values = images.numpy()
+    assert values.min() >= 0.0 and values.max() <= 255.0 and values.max() > 1.0
+
+
+@pytest.mark.filterwarnings("ignore:class folder empty class")
+def test_an_epoch_over_the_zoo_finishes(zoo):
+    files = split_files(scan_folder(zoo.root), seed=0)
+    items = files.train + files.val
+    ds = make_dataset(items, image_size=16, batch_size=4, shuffle=True)
+    seen, labels = 0, []
+    for images, batch_labels in ds:
+        assert images.shape[1:] == (16, 16, 3)
+        assert np.isfinite(images.numpy()).all()
+        seen += int(images.shape[0])
+        labels += batch_labels.numpy().tolist()
+    assert seen == len(items)
+    assert sorted(labels) == sorted(label for _, label in items)
+
+
+def test_unshuffled_dataset_keeps_order_and_shuffled_covers_all(flat_folder):
+    files = split_files(scan_folder(flat_folder))
+    plain = make_dataset(files.train, 16, 8, shuffle=False, cache=False)
+    labels = np.concatenate([y.numpy() for _, y in plain])
+    assert labels.tolist() == [label for _, label in files.train]
+    mixed = make_dataset(files.train, 16, 8, shuffle=True, seed=3)
+    mixed_labels = np.concatenate([y.numpy() for _, y in mixed])
+    assert sorted(mixed_labels.tolist()) == sorted(labels.tolist())
+
+
+def test_non_utf8_file_name_loads(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "d", per_class=2)
+    odd = imagefactory.write_non_utf8_name(root / "cats")
+    if odd is None:
+        pytest.skip("this file system refuses non-UTF-8 names")
+    broken = os.path.join(os.fsencode(root / "dogs"), b"bro\xefken.jpg")
+    open(broken, "wb").close()
+    scan = scan_folder(root)
+    assert odd in scan.good["all"]["cats"]
+    # The report must print (it goes to a UTF-8 terminal) and name the file.
+    report = scan.report()
+    report.encode("utf-8")
+    assert "bro" in report and "ken.jpg" in report
+    items = [(p, 0) for p in scan.good["all"]["cats"]]
+    batch = next(iter(make_dataset(items, 16, 8)))
+    assert batch[0].shape == (3, 16, 16, 3)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"image_size": 3}, "image_size"),
+    ({"image_size": 0}, "image_size"),
+    ({"image_size": None}, "image_size"),
+    ({"image_size": 16.0}, "image_size"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": None}, "batch_size"),
+])
+def test_make_dataset_bad_parameters(flat_folder, kwargs, name):
+    files = split_files(scan_folder(flat_folder))
+    args = {"image_size": 16, "batch_size": 4, **kwargs}
+    with pytest.raises(ValueError, match=f"{name}=.* is not valid"):
+        make_dataset(files.train, **args)
+
+
+def test_make_dataset_needs_items():
+    with pytest.raises(ValueError, match="items"):
+        make_dataset([], 16, 4)
+
+
+# --- load_splits --------------------------------------------------------------------
+
+def test_load_splits_unpacks_and_carries_files_and_scan(split_folder):
+    splits = load_splits(split_folder, image_size=16, batch_size=4,
+                         train_per_class=None, val_per_class=None)
+    train_ds, val_ds, class_names = splits
+    assert class_names == ["cats", "dogs"] == splits.class_names
+    assert splits.train_ds is train_ds and splits.val_ds is val_ds
+    assert splits.scan.root == split_folder.resolve()
+    assert len(splits.files.train) == 12 and len(splits.files.val) == 6
+    n_val = sum(int(x.shape[0]) for x, _ in val_ds)
+    assert n_val == 6
+    x, y = next(iter(train_ds))
+    assert x.shape == (4, 16, 16, 3) and set(y.numpy()) <= {0, 1}
+
+
+def test_load_splits_reads_the_profile(monkeypatch, flat_folder):
+    from tlhelpers import config
+
+    monkeypatch.setenv("TLH_PROFILE", "quick")
+    profile = config.get_profile()
+    splits = load_splits(flat_folder, train_per_class=4, val_per_class=2)
+    x, _ = next(iter(splits.val_ds))
+    assert x.shape[1:] == profile.image_shape
+    assert splits.files.counts()["train"] == {"cats": 4, "dogs": 4, "fish": 4}
+
+
+def test_load_splits_uses_tlh_dataset(monkeypatch, flat_folder):
+    monkeypatch.setenv("TLH_DATASET", str(flat_folder))
+    splits = load_splits(image_size=16, batch_size=4)
+    assert splits.class_names == ["cats", "dogs", "fish"]
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"train_per_class": 0}, "train_per_class"),
+    ({"val_per_class": 0}, "val_per_class"),
+    ({"image_size": 3}, "image_size"),
+    ({"image_size": 0}, "image_size"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": -4}, "batch_size"),
+    ({"val_fraction": 1.5}, "val_fraction"),
+])
+def test_load_splits_bad_parameters(flat_folder, kwargs, name):
+    with pytest.raises(ValueError, match=f"{name}=.* is not valid"):
+        load_splits(flat_folder, **{"image_size": 16, "batch_size": 4, **kwargs})
+
+
+def test_load_splits_bad_parameters_fail_before_the_scan(monkeypatch, flat_folder):
+    from tlhelpers.data import pipeline
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("scanned before checking the parameters")
+
+    monkeypatch.setattr(pipeline, "scan_folder", no_scan)
+    with pytest.raises(ValueError, match="train_per_class"):
+        load_splits(flat_folder, train_per_class=0)
+
+
+def test_load_splits_with_a_scan_needs_no_path(offline, monkeypatch, flat_folder):
+    # With `scan=` and no path the scanned folder is used, not TLH_DATASET or
+    # the (offline, undownloaded) default dataset.
+    monkeypatch.delenv("TLH_DATASET", raising=False)
+    scan = scan_folder(flat_folder)
+    splits = load_splits(image_size=16, batch_size=4, scan=scan)
+    assert splits.scan is scan
+    assert splits.class_names == ["cats", "dogs", "fish"]
