@@ -27,7 +27,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def browser_available():
-    """Skip (or fail, with TLH_REQUIRE_BROWSER=1) when Chromium or Playwright is missing."""
+    """Skip when Chromium or Playwright is missing; fail if TLH_REQUIRE_BROWSER=1."""
     reason = browser_missing_reason()
     if reason:
         if os.environ.get("TLH_REQUIRE_BROWSER") == "1":

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +42,10 @@ LAB_SETTINGS = {
         "windowingMode": "none",
         "autoStartDefaultKernel": True,
     },
+    # A long run must never write outputs back into the repository's notebooks.
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {
+        "autosave": False,
+    },
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
@@ -60,11 +63,14 @@ EPOCHS = f"{PANEL} .tlh-epochs"
 TRAIN = f"{PANEL} button.tlh-train, {PANEL} .tlh-train button"
 PLOT = f"{PANEL} .tlh-plot"
 RUNLOG_ROWS = f"{PANEL} .tlh-runlog tbody tr"
+# The panel reports a failed run in a message box rather than a traceback.
+ERROR_MESSAGE = f"{PANEL} .tlh-message-error"
 
 # "non-trainable parameters: N" must not match, hence the look-behind.
-TRAINABLE_RE = re.compile(
-    r"(?<![\w-])trainable parameters\W*(\d[\d,\u00a0\u202f _]*)", re.IGNORECASE
+TRAINABLE_PATTERN = (
+    r"(?<![\w-])trainable parameters\W*(\d{1,3}(?:[,\u00a0\u202f _]\d{3})+|\d+)"
 )
+TRAINABLE_RE = re.compile(TRAINABLE_PATTERN, re.IGNORECASE)
 
 
 def chromium_path() -> str:
@@ -106,6 +112,7 @@ class LabServer:
     token: str
     log_path: Path
     workdir: Path
+    root: Path
 
     @property
     def base_url(self) -> str:
@@ -186,6 +193,8 @@ def start_lab(
         "--LabApp.expose_app_in_browser=True",
         f"--LabApp.user_settings_dir={env['JUPYTERLAB_SETTINGS_DIR']}",
         f"--LabApp.workspaces_dir={env['JUPYTERLAB_WORKSPACES_DIR']}",
+        # An absolute path keeps .ipynb_checkpoints out of the repository.
+        f"--FileCheckpoints.checkpoint_dir={workdir / 'checkpoints'}",
     ]
     log_path = workdir / "jupyterlab.log"
     log = open(log_path, "wb")
@@ -196,7 +205,7 @@ def start_lab(
         )
     finally:
         log.close()  # the child holds its own descriptor
-    server = LabServer(proc, port, token, log_path, workdir)
+    server = LabServer(proc, port, token, log_path, workdir, Path(root))
     try:
         wait_for_status(server, timeout)
     except BaseException:
@@ -328,7 +337,7 @@ def wait_kernel_idle(page, notebook: str, timeout: float = 120.0) -> dict:
 
 
 _FIND_CELL_JS = """
-(heading) => {
+([heading, contains]) => {
   const nb = window.jupyterapp.shell.currentWidget.content;
   const cells = nb.widgets;
   const norm = (s) => s.replace(/\\s+/g, ' ').trim().toLowerCase();
@@ -338,10 +347,14 @@ _FIND_CELL_JS = """
     if (m.type !== 'markdown') continue;
     const lines = m.sharedModel.getSource().split('\\n');
     const hit = lines.some(
-      (l) => /^#+\\s/.test(l) && norm(l.replace(/^#+\\s*/, '')) === want);
+      (l) => /^#+\\s/.test(l) && norm(l.replace(/^#+\\s*/, '')).startsWith(want));
     if (!hit) continue;
-    for (let j = i + 1; j < cells.length; j++)
-      if (cells[j].model.type === 'code') return {heading: i, cell: j};
+    for (let j = i + 1; j < cells.length; j++) {
+      const m2 = cells[j].model;
+      if (m2.type !== 'code') continue;
+      if (!contains || m2.sharedModel.getSource().includes(contains))
+        return {heading: i, cell: j};
+    }
     return {heading: i, cell: -1};
   }
   return {heading: -1, cell: -1};
@@ -358,6 +371,8 @@ _RUN_THROUGH_JS = """
     if (idx > 0) {
       nb.activeCellIndex = idx;
       above = await app.commands.execute('notebook:run-all-above');
+      // the panel cell would run on a half-built state: stop here
+      if (!above) return {above, cell: false};
     }
     nb.activeCellIndex = idx;
     nb.deselectAll();
@@ -387,13 +402,17 @@ _CELL_REPORT_JS = """
 """
 
 
-def find_panel_cell(page, heading: str) -> int:
-    """Index of the first code cell after the markdown heading `heading`."""
-    found = page.evaluate(_FIND_CELL_JS, heading)
+def find_panel_cell(page, heading: str, contains: str | None = None) -> int:
+    """Index of the first code cell after the markdown heading that starts with
+    `heading` (and whose source contains `contains`, when given)."""
+    found = page.evaluate(_FIND_CELL_JS, [heading, contains])
     if found["heading"] < 0:
         raise AssertionError(f"no markdown heading {heading!r} in the notebook")
     if found["cell"] < 0:
-        raise AssertionError(f"no code cell after the heading {heading!r}")
+        raise AssertionError(
+            f"no code cell after the heading {heading!r}"
+            + (f" containing {contains!r}" if contains else "")
+        )
     return found["cell"]
 
 
@@ -408,10 +427,10 @@ def run_through(page, notebook: str, index: int, timeout: float) -> list[dict]:
     wait_kernel_idle(page, notebook, timeout=60)
     report = page.evaluate(_CELL_REPORT_JS)
     errors = [f"cell {c['index']}: {e}" for c in report for e in c.get("errors", [])]
-    if "error" in outcome or errors:
+    flags = outcome.get("result") or {}
+    if "error" in outcome or errors or not (flags.get("above") and flags.get("cell")):
         raise AssertionError(
-            f"running cells 0..{index} failed: {outcome.get('error', '')} "
-            + "; ".join(errors)
+            f"running cells 0..{index} failed: {outcome} " + "; ".join(errors)
         )
     not_run = [c["index"] for c in report[: index + 1]
                if c["type"] == "code" and c["count"] is None]
@@ -435,34 +454,60 @@ def trainable_count(text: str) -> int:
     return int(re.sub(r"\D", "", match.group(1)))
 
 
-def _slider_info(page, selector: str) -> dict:
+# The same pattern, run in the page, so waits can watch the number itself.
+_COUNT_JS = """
+([sel, pattern, old]) => {
+  const e = document.querySelector(sel);
+  if (!e) return false;
+  const m = new RegExp(pattern, 'i').exec(e.innerText);
+  if (!m) return false;
+  const n = Number(m[1].replace(/\\D/g, ''));
+  // an object, because a count of 0 would read as 'not yet'
+  return n !== old ? {n} : false;
+}
+"""
+
+
+def wait_count_change(page, old: int | None, timeout: float) -> int:
+    """Wait until the layer table shows a trainable count other than `old`."""
+    handle = page.wait_for_function(
+        _COUNT_JS, arg=[LAYER_TABLE, TRAINABLE_PATTERN, old],
+        timeout=timeout * 1000, polling=250,
+    )
+    return int(handle.json_value()["n"])
+
+
+def slider_state(page, selector: str) -> dict:
+    """aria values of a noUiSlider handle and the widget's readout text."""
     handle = page.locator(f"{selector} .noUi-handle").first
     readout = page.locator(f"{selector} .widget-readout").first
-    info = {
+    return {
         "now": handle.get_attribute("aria-valuenow"),
         "min": handle.get_attribute("aria-valuemin"),
         "max": handle.get_attribute("aria-valuemax"),
         "readout": readout.inner_text() if readout.count() else "",
     }
-    return info
 
 
-def nudge_slider(page, selector: str, presses: int) -> tuple[dict, dict]:
-    """Move a slider with the keyboard, towards whichever end has room."""
-    before = _slider_info(page, selector)
-    key = "ArrowRight"
+def slider_key(state: dict) -> str:
+    """Arrow key that moves the slider towards whichever end has room."""
     try:
-        if float(before["now"]) >= float(before["max"]):
-            key = "ArrowLeft"
+        if float(state["now"]) >= float(state["max"]):
+            return "ArrowLeft"
     except (TypeError, ValueError):
         pass
+    return "ArrowRight"
+
+
+def press_slider(page, selector: str, key: str, presses: int) -> dict:
+    """Focus a slider handle, press `key` `presses` times; return the new state."""
     handle = page.locator(f"{selector} .noUi-handle").first
     handle.scroll_into_view_if_needed()
     handle.focus()
     for _ in range(presses):
         handle.press(key)
         page.wait_for_timeout(150)
-    return before, _slider_info(page, selector)
+    return slider_state(page, selector)
 
 
 @dataclass
@@ -491,13 +536,81 @@ class PanelRun:
         )
 
 
-def _wait_text_change(page, selector: str, old: str, timeout: float) -> str:
-    page.wait_for_function(
-        "([sel, old]) => { const e = document.querySelector(sel);"
-        " return e && e.innerText !== old; }",
-        arg=[selector, old], timeout=timeout * 1000,
+def stored_outputs(path: Path) -> int:
+    """Count code cells the file on disk holds with outputs or execution counts."""
+    cells = json.loads(path.read_text())["cells"]
+    return sum(
+        1 for c in cells
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
     )
-    return page.locator(selector).first.inner_text()
+
+
+def move_unfreeze(page, notebook: str, result: PanelRun, presses: int,
+                  rounds: int = 3) -> None:
+    """Move the unfreeze slider until the trainable count changes.
+
+    Some stops add only weightless layers (pooling), so a few presses may leave
+    the count where it was; press again, up to `rounds` times.
+    """
+    before = slider_state(page, UNFREEZE)
+    result.unfreeze_before = before["readout"]
+    table = page.locator(LAYER_TABLE).first
+    result.trainable_before = trainable_count(table.inner_text())
+    key = slider_key(before)
+    state = before
+    for _ in range(rounds):
+        state = press_slider(page, UNFREEZE, key, presses)
+        try:
+            wait_count_change(page, result.trainable_before, timeout=20)
+            break
+        except Exception as exc:
+            # Playwright's TimeoutError; playwright is imported lazily, so by name.
+            if type(exc).__name__ != "TimeoutError":
+                raise
+    else:
+        text = table.inner_text()
+        raise AssertionError(
+            f"trainable parameter count stayed {result.trainable_before} after "
+            f"{rounds * presses} x {key} on the unfreeze slider "
+            f"({before['readout']} -> {state['readout']}); table: {text[:300]!r}"
+        )
+    # Let the kernel catch up with every key press before reading the final table.
+    wait_kernel_idle(page, notebook, timeout=120)
+    result.unfreeze_after = slider_state(page, UNFREEZE)["readout"]
+    result.trainable_after = trainable_count(table.inner_text())
+    assert result.trainable_after != result.trainable_before, (
+        f"trainable count back at {result.trainable_before} once the kernel was idle"
+    )
+
+
+def move_lr(page, result: PanelRun, presses: int, max_presses: int = 12) -> None:
+    """Move the learning-rate slider until its readout shows a new value."""
+    before = slider_state(page, LR)
+    key = slider_key(before)
+    state = press_slider(page, LR, key, presses)
+    done = presses
+    while state["readout"] == before["readout"] and done < max_presses:
+        state = press_slider(page, LR, key, 1)
+        done += 1
+    result.lr_before, result.lr_after = before["readout"], state["readout"]
+    assert state["readout"] != before["readout"], (
+        f"learning-rate readout stayed {before['readout']!r} after {done} x {key}"
+    )
+
+
+def shoot_panel(page, panel, path: Path) -> Path:
+    """Screenshot the whole panel: grow the window first so no part is cut off."""
+    box = panel.bounding_box()
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    if box is not None:
+        # room for JupyterLab's menu, toolbar and status bar around the panel
+        height = min(4000, max(size["height"], int(box["height"]) + 300))
+        if height != size["height"]:
+            page.set_viewport_size({"width": size["width"], "height": height})
+            page.wait_for_timeout(300)  # let JupyterLab lay out again
+    panel.scroll_into_view_if_needed()
+    panel.screenshot(path=path)
+    return path
 
 
 def exercise_panel(
@@ -506,18 +619,23 @@ def exercise_panel(
     notebook: str,
     heading: str,
     shot_prefix: str,
+    contains: str | None = None,
     run_timeout: float = 600.0,
     train_timeout: float = 240.0,
     unfreeze_presses: int = 4,
     lr_presses: int = 2,
 ) -> PanelRun:
-    """Open `notebook`, run it through the cell under `heading`, drive the panel.
+    """Open `notebook`, run it through the panel cell under `heading`, drive the panel.
 
+    The panel cell is the first code cell after the markdown heading starting with
+    `heading` (and containing `contains`, when given); cells after it are not run.
     Checks: the panel renders; moving the unfreeze slider changes the trainable
     parameter count; the learning-rate slider moves; Train adds a run-log row and
-    draws a figure. Screenshots go to build/screenshots/<shot_prefix>_*.png.
+    draws a new figure; the notebook on disk gains no outputs. Screenshots go to
+    build/screenshots/<shot_prefix>_panel.png and <shot_prefix>_after_train.png.
     """
     result = PanelRun(notebook)
+    outputs_on_disk = stored_outputs(server.root / notebook)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     clock = time.monotonic()
 
@@ -532,51 +650,30 @@ def exercise_panel(
     wait_kernel_idle(page, notebook)
     lap("open+kernel")
 
-    index = find_panel_cell(page, heading)
+    index = find_panel_cell(page, heading, contains)
     run_through(page, notebook, index, run_timeout)
     lap("run cells")
 
     panel = page.locator(PANEL).first
-    panel.wait_for(state="attached", timeout=60_000)
+    try:
+        panel.wait_for(state="attached", timeout=60_000)
+    except Exception as exc:
+        raise AssertionError(
+            f"no {PANEL} in the page after running cells 0..{index}"
+        ) from exc
     panel.scroll_into_view_if_needed()
     panel.wait_for(state="visible", timeout=30_000)
     for sel in (UNFREEZE, LR, EPOCHS, TRAIN):
         page.locator(sel).first.wait_for(state="visible", timeout=30_000)
     for sel in (LAYER_TABLE, PLOT, f"{PANEL} .tlh-runlog"):
         page.locator(sel).first.wait_for(state="attached", timeout=30_000)
-    page.wait_for_function(
-        "(sel) => /trainable parameters/i.test("
-        "(document.querySelector(sel) || {}).innerText || '')",
-        arg=LAYER_TABLE, timeout=30_000,
-    )
-    shot = SCREENSHOTS / f"{shot_prefix}_panel.png"
-    panel.screenshot(path=shot)
-    result.screenshots.append(shot)
+    wait_count_change(page, None, timeout=30)  # the table shows some count
+    result.screenshots.append(
+        shoot_panel(page, panel, SCREENSHOTS / f"{shot_prefix}_panel.png"))
     lap("panel shown")
 
-    table_text = page.locator(LAYER_TABLE).first.inner_text()
-    result.trainable_before = trainable_count(table_text)
-    before, after = nudge_slider(page, UNFREEZE, unfreeze_presses)
-    result.unfreeze_before, result.unfreeze_after = before["readout"], after["readout"]
-    assert after != before, f"unfreeze slider did not move: {before} -> {after}"
-    try:
-        new_text = _wait_text_change(page, LAYER_TABLE, table_text, timeout=60)
-    except Exception as exc:
-        raise AssertionError(
-            f"layer table did not change after moving the unfreeze slider "
-            f"({before['readout']} -> {after['readout']}): {table_text[:300]!r}"
-        ) from exc
-    result.trainable_after = trainable_count(new_text)
-    assert result.trainable_after != result.trainable_before, (
-        f"trainable parameter count stayed {result.trainable_before} after moving "
-        f"the unfreeze slider {before['readout']} -> {after['readout']}"
-    )
-
-    before, after = nudge_slider(page, LR, lr_presses)
-    result.lr_before, result.lr_after = before["readout"], after["readout"]
-    assert after["readout"] != before["readout"], (
-        f"learning-rate slider did not move: {before} -> {after}"
-    )
+    move_unfreeze(page, notebook, result, unfreeze_presses)
+    move_lr(page, result, lr_presses)
     lap("sliders")
 
     result.runs_before = page.locator(RUNLOG_ROWS).count()
@@ -597,21 +694,28 @@ def exercise_panel(
             f"panel text ends with:\n{text}"
         ) from exc
     result.runs_after = page.locator(RUNLOG_ROWS).count()
-    page.wait_for_function(
-        "([sel, old]) => Array.from(document.querySelectorAll(sel))"
-        ".some((e) => e.complete && e.naturalWidth > 0 && !old.includes(e.src))",
-        arg=[f"{PLOT} img", old_imgs], timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            "([sel, old]) => Array.from(document.querySelectorAll(sel)).some("
+            "(e) => e.complete && e.naturalWidth > 0 && !old.includes(e.src))",
+            arg=[f"{PLOT} img", old_imgs], timeout=60_000,
+        )
+    except Exception as exc:
+        raise AssertionError("Train added a run but drew no new figure") from exc
     lap("train")
+
     wait_kernel_idle(page, notebook, timeout=120)
     cell_text = page.locator(".jp-Cell", has=page.locator(PANEL)).first.inner_text()
     assert "Traceback (most recent call last)" not in cell_text, (
         f"the panel cell shows a traceback:\n{cell_text[-1500:]}"
     )
-    page.locator(PLOT).first.scroll_into_view_if_needed()
-    shot = SCREENSHOTS / f"{shot_prefix}_after_train.png"
-    panel.screenshot(path=shot)
-    result.screenshots.append(shot)
+    errors = page.locator(ERROR_MESSAGE).all_inner_texts()
+    assert not errors, f"the panel reports an error: {errors}"
+    result.screenshots.append(
+        shoot_panel(page, panel, SCREENSHOTS / f"{shot_prefix}_after_train.png"))
+    assert stored_outputs(server.root / notebook) == outputs_on_disk, (
+        f"{notebook} on disk gained outputs during the browser run (autosave?)"
+    )
     return result
 
 
@@ -626,7 +730,3 @@ def save_failure_artifacts(page, name: str, console: list[str], server=None) -> 
     if server is not None:
         text += "\n\n--- server log ---\n" + server.log_tail(200)
     (SCREENSHOTS / f"{name}_failure.log").write_text(text)
-
-
-def remove_workdir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -35,8 +35,8 @@ def test_fine_tuning_panel_in_lab(lab_server, lab_page):
     """The fine-tuning panel of notebook 03: unfreeze, learning rate, Train."""
     run = exercise_panel(
         lab_page, lab_server, FINE_TUNING,
-        heading="Try it: the fine-tuning panel",
-        shot_prefix="03", run_timeout=900, train_timeout=240,
+        heading="Try it: the fine-tuning panel", contains="fine_tuning_panel",
+        shot_prefix="03", run_timeout=1800, train_timeout=600,
     )
     print(run.summary())
     assert run.runs_after > run.runs_before
