@@ -11,8 +11,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-SUBMODULES = ("config", "data", "weights", "models", "features", "prefix",
-              "distribute", "training", "viz", "widgets", "checks", "cli", "bench")
+SUBMODULES = ("config", "figures", "data", "weights", "models", "features", "prefix",
+              "distribute", "training", "strategies", "viz", "widgets", "checks",
+              "cli", "bench")
 
 
 def setup(seed: int = 42, verbose: bool = True):

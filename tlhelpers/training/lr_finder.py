@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..figures import new_figure
+
 from .recipes import check_lr, compile_for_training, require_fresh_compile
 
 
@@ -27,8 +29,8 @@ class LRRangeResult:
 
     def figure(self, title: str = "Learning-rate range test") -> Figure:
         """Loss against rate (log scale) with the suggestion marked."""
-        fig = Figure(figsize=(6, 3.6), dpi=90)
-        ax = fig.subplots()
+        fig, axes = new_figure(1, 1, width=6.0, height=3.6)
+        ax = axes[0, 0]
         ax.plot(self.lrs, self.losses)
         ax.set_xscale("log")
         ax.axvline(self.suggestion, color="tab:red", linestyle="--",
@@ -38,7 +40,6 @@ class LRRangeResult:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.tight_layout()
         return fig
 
 

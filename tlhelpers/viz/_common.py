@@ -1,4 +1,4 @@
-"""Shared plumbing for the plotting modules: figures that display once, image arrays, checks.
+"""Shared plumbing for the plots: figures that display once, image arrays, checks.
 
 Figures are made with pyplot (so Jupyter's inline backend is active and a returned
 Figure shows as a PNG) and closed at once, so a notebook that draws many plots does
@@ -11,26 +11,7 @@ import math
 
 import numpy as np
 
-# Colour-blind-safe palette (Okabe-Ito), one colour per class or run.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
-           "#F0E442", "#000000")
-
-
-def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.0,
-               height: float = 4.0, **kwargs):
-    """A closed pyplot Figure and a 2-D array of its axes (`width`, `height` in inches)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
-                             layout="constrained", **kwargs)
-    plt.close(fig)
-    return fig, axes
-
-
-def colour(i: int) -> str:
-    """The i-th palette colour (wraps around)."""
-    return PALETTE[i % len(PALETTE)]
-
+from ..figures import PALETTE, colour, new_figure  # noqa: F401  (re-exported)
 
 def grid_shape(n: int, cols: int | None = None, max_cols: int = 8) -> tuple[int, int]:
     """(rows, cols) for n tiles: close to square, at most `max_cols` wide."""

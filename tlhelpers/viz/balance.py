@@ -1,4 +1,7 @@
-"""Images per class in each split, as grouped bars; taught in `00_setup_and_data.ipynb`."""
+"""Images per class in each split, as grouped bars.
+
+Taught in `00_setup_and_data.ipynb`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A labelled grid of images, with predictions when given; taught in `00_setup_and_data.ipynb`."""
+"""A labelled grid of images, with predictions when given.
+
+Taught in `00_setup_and_data.ipynb`.
+"""
 
 from __future__ import annotations
 

@@ -94,9 +94,11 @@ def check_layers(model, layers) -> list[str]:
 
 
 def layer_model(model, layers, pooled: bool = False) -> keras.Model:
-    """Raw images -> preprocessing -> the base -> the named layers' outputs (a list).
+    """Raw images -> preprocessing -> the base -> the named layers' outputs.
 
-    `pooled`: average each map over its height and width, giving (N, channels).
+    Taught in `05_visualizing_features.ipynb`. One name gives one output,
+    several give a list. `pooled`: average each map over its height and
+    width, giving (N, channels).
     """
     base, backbone = resolve_base(model)
     names = check_layers(model, layers)
@@ -111,7 +113,9 @@ def layer_model(model, layers, pooled: bool = False) -> keras.Model:
     if pooled:
         outputs = [keras.layers.GlobalAveragePooling2D()(o) if len(o.shape) == 4
                    else o for o in outputs]
-    return keras.Model(inputs, list(outputs), name="layer_outputs")
+    outputs = list(outputs)
+    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs,
+                       name="layer_outputs")
 
 
 def image_batch(model, images) -> np.ndarray:

@@ -1,0 +1,36 @@
+"""Plots for the course, one module per kind; each plot is a matplotlib Figure.
+
+Taught across the notebooks: `show_images`, `class_balance` (00), `plot_history`
+(01, 03), `confusion_matrix` (02), `compare_histories` (04), and the rest in
+`05_visualizing_features.ipynb`. Figures are closed when made, so they show
+once when returned as a cell's last value (or through `display(fig)`) and do not
+pile up in memory.
+"""
+
+from .activations import activation_maps, activations, compare_depths, depth_layers
+from .balance import class_balance
+from .confusion import confusion_counts, confusion_matrix
+from ..training.curves import (compare_histories, history_dict, join_phases,
+                               plot_history)
+from .embeddings import plot_embeddings, project
+from .filters import filter_tiles, first_conv, plot_first_filters
+from .gradcam import CamResult, grad_cam, plot_grad_cam
+from .images import show_images, take_images
+from .layers import block_outputs, conv_layers, layer_model, resolve_base, spread
+from .patterns import PatternSet, filter_patterns, plot_patterns
+from .probes import PooledFeatures, linear_probe, plot_probes, pooled_features
+from .weight_change import plot_weight_change, weight_change, weighted_layers
+
+__all__ = [
+    "activation_maps", "activations", "compare_depths", "depth_layers",
+    "class_balance", "confusion_counts", "confusion_matrix",
+    "compare_histories", "history_dict", "join_phases", "plot_history",
+    "plot_embeddings", "project",
+    "filter_tiles", "first_conv", "plot_first_filters",
+    "CamResult", "grad_cam", "plot_grad_cam",
+    "show_images", "take_images",
+    "block_outputs", "conv_layers", "layer_model", "resolve_base", "spread",
+    "PatternSet", "filter_patterns", "plot_patterns",
+    "PooledFeatures", "linear_probe", "plot_probes", "pooled_features",
+    "plot_weight_change", "weight_change", "weighted_layers",
+]

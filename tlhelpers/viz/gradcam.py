@@ -1,0 +1,157 @@
+"""Grad-CAM: where in the image the evidence for a class sits.
+
+Taught in `05_visualizing_features.ipynb` (before and after fine-tuning). The
+gradient of the class score with respect to a conv layer's maps, averaged over
+each map, weighs the maps; their weighted sum, clipped at zero, is the heatmap
+(Selvaraju et al., 2017). Works on a flat model and on a classifier with the
+base nested inside, as `models.build_classifier` makes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from ._common import as_image_batch, new_figure, show_tile, to_numpy
+from .images import RIGHT, WRONG
+from .layers import conv_layers, image_batch, resolve_base
+
+TARGETS = ("predicted", "true")
+
+
+@dataclasses.dataclass
+class CamResult:
+    """Heatmaps in 0..1 at the layer's resolution, with the model's outputs."""
+
+    layer: str
+    heatmaps: np.ndarray       # (N, h, w) float in 0..1
+    probabilities: np.ndarray  # (N, n_classes)
+    classes: np.ndarray        # (N,) class each heatmap explains
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+def _forward_with_maps(model, layer: str):
+    """A function images -> (maps of `layer`, class probabilities), differentiable."""
+    if any(item.name == layer for item in model.layers):
+        both = keras.Model(model.inputs, [model.get_layer(layer).output,
+                                          model.output])
+        return lambda images: both(images, training=False)
+    base, _ = resolve_base(model)
+    if base is model or layer not in [item.name for item in base.layers]:
+        raise ValueError(f"layer={layer!r} is not in the model; conv layers: "
+                         f"{', '.join(conv_layers(model)[-6:])}")
+    inner = keras.Model(base.inputs, [base.get_layer(layer).output, base.output])
+    at = model.layers.index(base)
+    before = [item for item in model.layers[:at]
+              if not isinstance(item, keras.layers.InputLayer)]
+    after = model.layers[at + 1:]
+
+    def forward(images):
+        x = images
+        for item in before:
+            x = item(x, training=False)
+        maps, x = inner(x, training=False)
+        for item in after:
+            x = item(x, training=False)
+        return maps, x
+
+    return forward
+
+
+def grad_cam(model, images, layer: str | None = None, classes="predicted"
+             ) -> CamResult:
+    """Grad-CAM heatmaps of raw 0..255 images for a classifier.
+
+    Taught in `05_visualizing_features.ipynb`. `layer`: a conv layer (default:
+    the last one). `classes`: "predicted", or the class ids to explain (e.g.
+    the true labels). A heatmap that is all zero means no positive evidence.
+    """
+    import tensorflow as tf
+
+    layer = layer or conv_layers(model)[-1]
+    batch = tf.constant(image_batch(model, images))
+    forward = _forward_with_maps(model, layer)
+    with tf.GradientTape() as tape:
+        maps, probs = forward(batch)
+        if len(probs.shape) != 2:
+            raise ValueError(f"the model outputs shape {tuple(probs.shape)}; "
+                             "expected (N, n_classes)")
+        if isinstance(classes, str):
+            if classes != "predicted":
+                raise ValueError(f"classes={classes!r} is not valid; expected "
+                                 "'predicted' or a list of class ids")
+            targets = tf.argmax(probs, axis=1)
+        else:
+            targets = tf.constant(to_numpy(classes).astype(np.int64).reshape(-1))
+            if targets.shape[0] != batch.shape[0]:
+                raise ValueError(f"classes has {targets.shape[0]} entries for "
+                                 f"{batch.shape[0]} images")
+        n_classes = int(probs.shape[1])
+        if int(tf.reduce_min(targets)) < 0 or \
+                int(tf.reduce_max(targets)) >= n_classes:
+            raise ValueError(f"classes must be in 0..{n_classes - 1}")
+        chosen = tf.one_hot(targets, n_classes, dtype=probs.dtype)
+        score = tf.reduce_sum(probs * chosen)
+    grads = tape.gradient(score, maps)
+    if grads is None:
+        raise ValueError(f"no gradient reaches layer={layer!r} from the output")
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1)).numpy()
+    top = cams.reshape(len(cams), -1).max(axis=1).reshape(-1, 1, 1)
+    cams = np.divide(cams, top, out=np.zeros_like(cams), where=top > 0)
+    return CamResult(layer, cams.astype(np.float32), np.asarray(probs),
+                     np.asarray(targets))
+
+
+def _name(class_names, i) -> str:
+    return str(class_names[i]) if class_names is not None else str(i)
+
+
+def plot_grad_cam(models: dict, images, labels, class_names=None,
+                  layer: str | None = None, title: str = "Grad-CAM"):
+    """Each image with its true label, then one heatmap row per model.
+
+    Taught in `05_visualizing_features.ipynb`. `models`: row label -> classifier
+    (e.g. {"head trained": ..., "fine-tuned": ...}); each heatmap explains that
+    model's predicted class, named above it with its probability (green right,
+    red wrong). The CamResults are on the Figure as `fig.tlh_cams`.
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict: label -> classifier")
+    pictures = as_image_batch(images)
+    labels = to_numpy(labels).astype(int).reshape(-1)
+    if len(labels) != len(pictures):
+        raise ValueError(f"labels has {len(labels)} entries for {len(pictures)} "
+                         "images")
+    results = {name: grad_cam(m, images, layer) for name, m in models.items()}
+    n = len(pictures)
+    fig, axes = new_figure(len(models) + 1, n, width=1.75 * n + 0.8,
+                           height=1.9 * (len(models) + 1) + 0.6)
+    h, w = pictures.shape[1:3]
+    for col in range(n):
+        show_tile(axes[0, col], pictures[col],
+                  f"true: {_name(class_names, labels[col])}")
+        for row, (name, cam) in enumerate(results.items(), start=1):
+            ax = axes[row, col]
+            show_tile(ax, pictures[col])
+            ax.imshow(cam.heatmaps[col], cmap="jet", alpha=0.45, vmin=0, vmax=1,
+                      extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+                      interpolation="bilinear")
+            guess = int(cam.predicted[col])
+            p = float(cam.probabilities[col, guess])
+            ax.set_title(f"{_name(class_names, guess)} {p:.0%}", fontsize=8,
+                         color=RIGHT if guess == labels[col] else WRONG)
+    axes[0, 0].set_ylabel("image", fontsize=9)
+    for row, (name, cam) in enumerate(results.items(), start=1):
+        axes[row, 0].set_ylabel(f"{name}\n({cam.layer})", fontsize=8)
+    fig.supxlabel("validation image (heatmap: evidence for the predicted class, "
+                  "red = strong)", fontsize=9)
+    fig.supylabel("model", fontsize=9)
+    fig.suptitle(title)
+    fig.tlh_cams = results
+    return fig
