@@ -158,6 +158,10 @@ def setup(seed: int = 42, verbose: bool = True) -> SetupReport:
             "Run `make lab` to create the course environment.")
     profile = get_profile()
     seed_everything(seed)
+    # Our datasets are shuffled in tf.data; Keras' reminder would fill every
+    # training cell's output with the same line.
+    import warnings
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     from . import weights as weights_mod
     from .data import registry
 

@@ -204,8 +204,10 @@ def build_classifier(base: keras.Model, n_classes: int, head: str = "flatten",
     """Raw images -> [augmentation] -> preprocessing -> base -> head.
 
     Taught in `02_feature_extraction.ipynb`. The base is called with
-    `training=False`, so BatchNormalization layers stay in inference mode even
-    after unfreezing (the Keras guide's advice for fine-tuning).
+    `training=False` as the Keras guide does; in Keras 3.15 `fit` still runs
+    an unfrozen BatchNormalization layer in training mode, so `set_trainable`
+    keeps every BatchNormalization layer frozen (then it stays in inference
+    mode), as `03_fine_tuning.ipynb` measures on MobileNetV2.
     """
     backbone = getattr(base, "tlh_backbone", DEFAULT_BACKBONE)
     inputs = keras.Input(shape=base.input_shape[1:], name="image")
@@ -360,7 +362,10 @@ def unfreeze_choices(base: keras.Model) -> list[tuple[str, int]]:
     n = 0
     for block, layers in reversed(layer_blocks(base)):
         n += len(layers)
-        choices.append((f"{n}: down to {block} ({describe_block(layers)})", n))
+        if n == len(base.layers) and not any(layer.weights for layer in layers):
+            choices.append((f"{n}: every layer ({block} has no weights)", n))
+        else:
+            choices.append((f"{n}: down to {block} ({describe_block(layers)})", n))
     return choices
 
 

@@ -49,20 +49,23 @@ class LivePlot(keras.callbacks.Callback):
         self.redraw()
 
     def redraw(self):
+        from ..figures import figure_png, png_output
         from .curves import plot_history
 
         self.figure = plot_history(self.history, title=self.title)
         if self.output is not None:
-            self.output.clear_output(wait=True)
-            with self.output:
-                from IPython.display import display
-                display(self.figure)
+            # Replacing the outputs (not `with output: display(...)`) also works
+            # headless and inside a button's callback.
+            self.output.outputs = (png_output(self.figure),)
         elif _in_notebook():
-            from IPython.display import display
+            # As a PNG image: a bare Figure has no image formatter until pyplot
+            # has been imported.
+            from IPython.display import Image, display
+            image = Image(data=figure_png(self.figure), format="png")
             if self._handle is None:
-                self._handle = display(self.figure, display_id=True)
+                self._handle = display(image, display_id=True)
             else:
-                self._handle.update(self.figure)
+                self._handle.update(image)
 
 
 class BestWeights(keras.callbacks.Callback):

@@ -66,7 +66,8 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         callbacks=(), restore_best: bool = True, verbose: int = 0) -> FitResult:
     """`model.fit` with the course's guards, live curves, best weights and run log.
 
-    Taught in `03_fine_tuning.ipynb`. Refuses a stale compile. An interrupt
+    Taught in `03_fine_tuning.ipynb`. `train_ds` is a tf.data dataset or an
+    `(x, y)` tuple of arrays (stored features). Refuses a stale compile. An interrupt
     (Kernel > Interrupt, Ctrl-C) keeps the best weights so far and the history,
     records the partial run, and says how to continue.
     """
@@ -84,28 +85,43 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         all_callbacks.append(RunLogger(run_log, run))
     history = keras.callbacks.History()
     all_callbacks.append(history)
+    # Put back if interrupted before the first epoch ends (no best weights yet).
+    initial = model.get_weights()
     started = time.perf_counter()
     interrupted = False
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+        # Arrays (stored features) come as an (x, y) tuple; datasets as one object.
+        inputs = train_ds if isinstance(train_ds, tuple) else (train_ds,)
+        model.fit(*inputs, validation_data=val_ds, epochs=epochs,
                   callbacks=all_callbacks, verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
+    except Exception:
+        if run_log is not None:  # not left "running" forever
+            run_log.update(run, status="failed",
+                           seconds=round(time.perf_counter() - started, 1))
+        raise
     seconds = time.perf_counter() - started
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     epochs_done = len(hist.get("loss", []))
-    if restore_best or interrupted:
-        best.restore(model)
+    restored = best.restore(model) if (restore_best or interrupted) else False
+    if interrupted and not restored:
+        model.set_weights(initial)
+    del initial
     best_acc = best.best_value
     if run_log is not None:
         run_log.update(run, status="interrupted" if interrupted else "done",
                        epochs_done=epochs_done, seconds=round(seconds, 1),
                        best_val_accuracy=best_acc)
-    if interrupted:
+    if interrupted and best_acc is not None:
         print(f"Interrupted after {epochs_done} of {epochs} epoch(s). The best "
-              f"weights so far (val accuracy {best_acc}) are back in the model "
-              "and the partial run is in the run log. To continue, run the "
-              "same cell again: training goes on from these weights.")
+              f"weights so far (val accuracy {best_acc:.3f}) are back in the "
+              "model and the partial run is in the run log. To continue, run "
+              "the same cell again: training goes on from these weights.")
+    elif interrupted:
+        print(f"Interrupted after {epochs_done} of {epochs} epoch(s), before "
+              "any epoch finished: the model has the weights it started with. "
+              "Run the same cell again to start over.")
     return FitResult(hist, best_acc, seconds, epochs_done, interrupted, run)
 
 

@@ -1,0 +1,194 @@
+"""tlhelpers.training: the guarded fit, fine_tune, the run log, the range test.
+
+A tiny VGG-shaped base (tests/tinymodel.py) on 32x32 images keeps every
+training run well under a second once traced.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tinymodel
+
+keras = pytest.importorskip("keras")
+
+from tlhelpers import models, training  # noqa: E402
+from tlhelpers.models import RecompileNeededError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """(model, base_model, train_ds, val_ds, start_weights) after the head phase."""
+    return tinymodel.head_trained()
+
+
+def same_weights(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_fit_refuses_a_model_that_was_never_compiled():
+    base = tinymodel.tiny_base()
+    model = models.build_classifier(base, 2, dense=4)
+    train_ds, val_ds = tinymodel.datasets()
+    with pytest.raises(RecompileNeededError, match="not compiled"):
+        training.fit(model, train_ds, val_ds, epochs=1, live_plot=False)
+
+
+def test_fit_refuses_a_stale_compile(trained):
+    model, base_model, train_ds, val_ds, start = trained
+    model.set_weights(start)
+    base_model.trainable = False
+    training.compile_for_training(model, 1e-3)
+    models.set_trainable(base_model, 3)  # changed after compile
+    with pytest.raises(RecompileNeededError, match="block2_conv"):
+        training.fit(model, train_ds, val_ds, epochs=1, live_plot=False)
+    assert same_weights(model.get_weights(), start)  # nothing trained
+
+
+def test_fine_tune_trains_exactly_the_top_block(trained):
+    model, base_model, train_ds, val_ds, start = trained
+    before = {layer.name: [w.copy() for w in layer.get_weights()]
+              for layer in base_model.layers}
+    result = training.fine_tune(model, base_model, train_ds, val_ds, n_unfrozen=3,
+                                lr=1e-3, epochs=1, start_weights=start,
+                                live_plot=False)
+    assert result.epochs_done == 1 and not result.interrupted
+    moved = [name for name, weights in before.items()
+             if any(not np.array_equal(a, b) for a, b in
+                    zip(weights, base_model.get_layer(name).get_weights()))]
+    assert moved == tinymodel.TOP_BLOCK
+
+
+def test_fine_tune_from_the_same_start_weights_repeats_the_first_epoch(trained):
+    model, base_model, train_ds, val_ds, start = trained
+    losses = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        result = training.fine_tune(model, base_model, train_ds, val_ds,
+                                    n_unfrozen=3, lr=1e-3, epochs=1,
+                                    start_weights=start, live_plot=False)
+        losses.append(result.history["loss"][0])
+    # Without restoring, the second run would start from the first one's end.
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert not same_weights(model.get_weights(), start)
+
+
+def test_fine_tune_logs_a_row_that_a_new_run_log_reads_back(trained, tlh_home):
+    model, base_model, train_ds, val_ds, start = trained
+    log = training.RunLog("unit")
+    result = training.fine_tune(model, base_model, train_ds, val_ds, n_unfrozen=3,
+                                lr=3e-4, epochs=2, start_weights=start,
+                                run_log=log, live_plot=False)
+    assert log.path.parent == tlh_home / "runs"
+    again = training.RunLog("unit")
+    assert len(again) == 1
+    row = again.rows[0]
+    assert row["run"] == result.run == 1
+    assert row["n_unfrozen"] == 3 and row["lr"] == pytest.approx(3e-4)
+    assert row["epochs"] == 2 and row["epochs_done"] == 2
+    assert row["status"] == "done"
+    assert row["best_val_accuracy"] == pytest.approx(result.best_val_accuracy)
+    assert row["best_val_accuracy"] == pytest.approx(
+        max(result.history["val_accuracy"]))
+    assert row["seconds"] >= 0
+    # The file on disk is plain JSON with the same row.
+    assert json.loads(log.path.read_text())[0]["run"] == 1
+
+
+def test_run_log_numbers_runs_and_keeps_updates(tlh_home):
+    log = training.RunLog("numbers")
+    first = log.add(strategy="fine-tuning", lr=1e-5, epochs=2)
+    second = log.add(strategy="fine-tuning", lr=1e-2, epochs=2)
+    log.update(first, status="done", best_val_accuracy=0.5)
+    assert (first, second) == (1, 2)
+    reloaded = training.RunLog("numbers")
+    assert [r["status"] for r in reloaded.rows] == ["done", "running"]
+    assert reloaded.frame().shape[0] == 2
+    assert 'class="dataframe tlh-runlog-table"' in reloaded._repr_html_()
+    with pytest.raises(KeyError, match="run 9"):
+        reloaded.update(9, status="done")
+
+
+def test_lr_range_test_restores_weights_and_suggests_a_rate_in_range(trained):
+    model, base_model, train_ds, _, start = trained
+    model.set_weights(start)
+    models.set_trainable(base_model, 3)
+    result = training.lr_range_test(model, train_ds, min_lr=1e-5, max_lr=1e-1,
+                                    num_steps=12)
+    assert same_weights(model.get_weights(), start)
+    assert 1e-5 <= result.suggestion <= 1e-1
+    assert 3 <= len(result.lrs) == len(result.losses) <= 12
+    assert np.all(np.diff(result.lrs) > 0)  # the rate rises batch by batch
+    fig = result.figure()
+    assert fig.axes[0].get_xscale() == "log"
+    assert fig.axes[0].get_xlabel() and fig.axes[0].get_title()
+
+
+def test_suggest_picks_the_steepest_fall():
+    lrs = np.geomspace(1e-6, 1e-1, 6)
+    losses = np.array([2.0, 1.99, 1.5, 1.0, 0.9, 3.0])
+    assert training.suggest(lrs, losses) == pytest.approx(lrs[2])
+
+
+@pytest.mark.parametrize("lr", [0, -1e-3, 2.0, float("nan"), "fast", True])
+def test_bad_learning_rates_raise_value_error_naming_lr(lr):
+    with pytest.raises(ValueError, match=r"lr=.*\(0, 1\]"):
+        training.check_lr(lr)
+
+
+@pytest.mark.parametrize("epochs", [0, -2, 1.5, "3", True])
+def test_bad_epochs_raise_value_error_naming_epochs(epochs):
+    with pytest.raises(ValueError, match=r"epochs=.*integer >= 1"):
+        training.check_epochs(epochs)
+
+
+def test_fine_tune_checks_its_parameters_before_touching_the_model(trained):
+    model, base_model, train_ds, val_ds, start = trained
+    model.set_weights(start)
+    with pytest.raises(ValueError, match="lr="):
+        training.fine_tune(model, base_model, train_ds, val_ds, lr=5.0,
+                           live_plot=False)
+    with pytest.raises(ValueError, match="epochs="):
+        training.fine_tune(model, base_model, train_ds, val_ds, epochs=0,
+                           live_plot=False)
+    with pytest.raises(ValueError, match="n_unfrozen=99"):
+        training.fine_tune(model, base_model, train_ds, val_ds, n_unfrozen=99,
+                           live_plot=False)
+    assert same_weights(model.get_weights(), start)
+
+
+def test_lr_range_test_rejects_bad_ranges(trained):
+    model, _, train_ds, _, _ = trained
+    with pytest.raises(ValueError, match="min_lr"):
+        training.lr_range_test(model, train_ds, min_lr=1e-2, max_lr=1e-3)
+    with pytest.raises(ValueError, match="num_steps"):
+        training.lr_range_test(model, train_ds, num_steps=2)
+
+
+def test_live_plot_puts_a_png_into_an_output(trained):
+    import ipywidgets as widgets
+
+    model, base_model, train_ds, val_ds, start = trained
+    out = widgets.Output()
+    plot = training.LivePlot(output=out, title="unit")
+    training.fine_tune(model, base_model, train_ds, val_ds, n_unfrozen=0,
+                       lr=1e-3, epochs=2, start_weights=start, live_plot=plot)
+    assert len(out.outputs) == 1  # replaced each epoch, not appended
+    assert "image/png" in out.outputs[0]["data"]
+    assert plot.history["loss"] and len(plot.history["val_accuracy"]) == 2
+    assert [ax.get_xlabel() for ax in plot.figure.axes] == ["epoch", "epoch"]
+
+
+def test_saved_model_round_trip_checks_the_class_count(trained, tlh_home):
+    model, _, _, _, start = trained
+    model.set_weights(start)
+    path = training.saved_model_path("unit_model")
+    assert path.parent == tlh_home / "models"
+    model.save(path)
+    loaded = training.load_saved_model(path, n_classes=2)
+    assert same_weights(loaded.get_weights(), start)
+    with pytest.raises(ValueError, match="predicts 2 classes but the data has 5"):
+        training.load_saved_model(path, n_classes=5)

@@ -1,0 +1,126 @@
+"""Self-checks for the exercises of `03_fine_tuning.ipynb`; hints, never the answer.
+
+Each check returns a `Verdict` (green or orange box in the notebook, truthy
+when passed). Solutions are the collapsed cells under each exercise.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..models import (layer_blocks, layer_table, stale_layers, unfrozen_flags)
+from .core import Verdict, hint, passed
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _top_blocks_n(base_model, blocks: int) -> int:
+    """Layers from the top down to the start of the `blocks`-th block from the top."""
+    groups = list(reversed(layer_blocks(base_model)))
+    return sum(len(layers) for _, layers in groups[:blocks])
+
+
+def check_unfreeze_depth(n, base_model) -> Verdict:
+    """Exercise 1: the N that unfreezes the top two blocks (block4 and block5)."""
+    if not _is_int(n):
+        return hint("Set the answer to a whole number: how many layers, counted "
+                    "from the top of base_model.layers, must train?")
+    groups = list(reversed(layer_blocks(base_model)))
+    top, second = groups[0], groups[1]
+    target = _top_blocks_n(base_model, 2)
+    if n == target:
+        return passed(f"N={n} unfreezes {second[0]} and {top[0]} and nothing "
+                      "below them.")
+    if n < 0 or n > len(base_model.layers):
+        return hint(f"N must lie between 0 and {len(base_model.layers)} (the "
+                    "number of layers in the base).")
+    if n <= len(top[1]):
+        return hint(f"N={n} does not reach {second[0]} at all. Count the layers "
+                    f"of {top[0]} first: pooling layers count too, even without "
+                    "weights.")
+    if n < target:
+        return hint(f"N={n} stops inside {second[0]}: part of it stays frozen. "
+                    "Look at the layer table: the pooling layer at the end of a "
+                    "block counts as a layer.")
+    return hint(f"N={n} reaches below {second[0]}, into the block under it. "
+                "Count again from the top of base_model.layers.")
+
+
+def check_block_params(value, base_model, n_unfrozen: int = 4) -> Verdict:
+    """Exercise 2: the trainable parameters the top N layers of the base add."""
+    if not isinstance(value, numbers.Number) or isinstance(value, bool):
+        return hint("Set the answer to a number of parameters (an integer).")
+    table = layer_table(base_model, unfrozen_flags(base_model, n_unfrozen))
+    target = table.trainable_params
+    if value == target:
+        return passed(f"{value:,} parameters of the base train with "
+                      f"N={n_unfrozen}.")
+    conv_only = sum(
+        int(np.prod(w.shape))
+        for layer, flag in zip(base_model.layers,
+                               unfrozen_flags(base_model, n_unfrozen))
+        if flag for w in layer.weights if len(w.shape) > 1)
+    if value == conv_only:
+        return hint("Close: you counted the kernels only. Each filter also has a "
+                    "bias.")
+    if value > target:
+        return hint("Too many: count only the layers that train with this N "
+                    "(the green rows of tlh.models.layer_table), not the head.")
+    return hint("Too few. A conv layer has kernel_h * kernel_w * channels_in * "
+                "filters weights plus one bias per filter.")
+
+
+def check_ready_to_fine_tune(model, base_model, n_unfrozen: int = 8,
+                             max_lr: float = 1e-4) -> Verdict:
+    """Exercise 3: flags set for N layers AND a fresh compile with a low rate."""
+    want = unfrozen_flags(base_model, n_unfrozen)
+    have = [bool(base_model.trainable and layer.trainable)
+            for layer in base_model.layers]
+    if have != want:
+        wrong = [layer.name for layer, w, h in zip(base_model.layers, want, have)
+                 if w != h and layer.weights]
+        shown = ", ".join(wrong[:4]) + (" ..." if len(wrong) > 4 else "")
+        return hint(f"The trainable flags are not those of N={n_unfrozen} yet "
+                    f"(check {shown or 'the pooling layers'}). Remember what "
+                    "happens when the seed's two lines are repeated with a larger "
+                    "N.")
+    if not getattr(model, "compiled", False) or stale_layers(model):
+        return hint("The flags are right, but Keras would still train the old "
+                    "set of weights. What must follow every change of "
+                    "`trainable`?")
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        lr = float(np.asarray(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return hint("Compile with an optimizer that has a learning rate, e.g. "
+                    "keras.optimizers.Adam(...).")
+    if not math.isfinite(lr) or lr > max_lr:
+        return hint(f"Compiled, but the learning rate {lr:g} is high enough to "
+                    "wreck pretrained filters. Fine-tuning uses a much lower one.")
+    return passed(f"Ready: the top {n_unfrozen} layers train, the compile is "
+                  f"fresh and the rate is {lr:.0e}.")
+
+
+def check_lr_choice(lr, result) -> Verdict:
+    """Exercise 4: a rate read from a range test (`LRRangeResult`) curve."""
+    if not isinstance(lr, numbers.Real) or isinstance(lr, bool) \
+            or not math.isfinite(lr) or lr <= 0:
+        return hint("Set the answer to a positive number, e.g. 3e-4.")
+    lrs, losses = np.asarray(result.lrs), np.asarray(result.losses)
+    at_min = float(lrs[int(np.nanargmin(losses))])
+    upper = max(at_min, result.suggestion)
+    lower = result.suggestion / 30
+    if lr > upper:
+        return hint(f"At {lr:.1e} the loss is already at its lowest or rising "
+                    "again: that is where training starts to diverge. Pick a "
+                    "rate where the curve still goes down.")
+    if lr < lower:
+        return hint(f"At {lr:.1e} the loss hardly moves: training would crawl. "
+                    "Look for the steep part of the curve.")
+    return passed(f"{lr:.1e} lies where the loss still falls (the minimum is "
+                  f"near {at_min:.1e}).")
