@@ -5,6 +5,7 @@ Taught in `01`-`03`; reused by the widgets and `python -m tlhelpers run`.
 
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .curves import history_dict, plot_history
+from .head import HeadResult, retrain_head
 from .lr_finder import LRRangeResult, lr_range_test, suggest
 from .recipes import (FitResult, check_epochs, check_lr, compile_for_training,
                       fine_tune, fit, load_saved_model, saved_model_path, train_head)
