@@ -1,0 +1,94 @@
+"""The benchmark runs end to end on a tiny folder and reports every figure.
+
+No timing is asserted: the numbers depend on the machine; the README holds them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import imagefactory
+from tlhelpers import bench
+
+REQUIRED = ("feature_cache_speedup", "prefix_cache_speedup", "head_retrain_seconds",
+            "extraction_fraction_of_peak", "extraction_seconds_per_image",
+            "extraction_peak_memory_mb", "machine", "weights")
+
+
+@pytest.mark.slow
+def test_bench_on_a_tiny_folder(tmp_path, capsys):
+    folder = imagefactory.make_folder(tmp_path / "imgs", ("cats", "dogs"),
+                                      per_class=6, layout="split", val_per_class=2)
+    out = tmp_path / "results"
+    status = bench.main(["--json", "--quiet", "--data", str(folder), "--out",
+                         str(out), "--image-size", "32", "--counts", "4,8"])
+    assert status == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(printed[-1])
+    for key in REQUIRED:
+        assert key in result, key
+    assert set(result["extraction_seconds_per_image"]) == {"4", "8"}
+    assert set(result["extraction_peak_memory_mb"]) == {"4", "8"}
+    assert result["machine"]["cpu_count"] >= 1 and result["machine"]["tensorflow"]
+    assert result["weights"].startswith("random")
+    assert result["prefix_detail"]["reused_on_next_call"] is True
+    assert result["prefix_detail"]["stored_layer"] == "block4_pool"
+    assert set(result["goals"]) == set(bench.GOALS)
+    assert any(line.startswith("feature_cache_speedup") for line in printed)
+
+    saved = list(out.glob("*.json"))
+    assert len(saved) == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d-[a-z]+-[\w]+-\d+cpu(-\d+gpu)?\.json",
+                        saved[0].name), saved[0].name
+    assert json.loads(saved[0].read_text())["feature_cache_speedup"] == \
+        result["feature_cache_speedup"]
+
+
+def test_vgg16_flops_match_the_published_count():
+    from tlhelpers import models
+
+    base = models.load_base("vgg16", weights=None, input_shape=(224, 224, 3))
+    # VGG16's 13 convolutions at 224x224: 15.35 G multiply-adds.
+    assert bench.conv_flops_per_image(base) == pytest.approx(2 * 15.35e9, rel=0.01)
+    smaller = models.load_base("vgg16", weights=None, input_shape=(112, 112, 3))
+    assert bench.conv_flops_per_image(smaller) == \
+        bench.conv_flops_per_image(base) // 4
+
+
+def test_peak_memory_sees_a_large_array():
+    with bench.PeakMemory() as memory:
+        block = np.ones(50 * 2**20 // 8)  # 50 MB, touched
+        block.sum()
+    assert memory.peak_mb >= 45, memory.peak_mb
+    assert memory.method
+    del block
+
+
+def test_generated_folder_has_the_requested_layout(tmp_path):
+    root = bench.generate_folder(tmp_path / "gen", classes=2, train=3, val=1)
+    assert sorted(p.name for p in (root / "train").iterdir()) == ["class_0",
+                                                                  "class_1"]
+    assert len(list((root / "train" / "class_0").glob("*.jpg"))) == 3
+    assert len(list((root / "val" / "class_1").glob("*.jpg"))) == 1
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--counts", "0,10"], "counts"),
+    (["--counts", "ten"], "counts"),
+    (["--image-size", "16"], "image-size"),
+])
+def test_bad_options_are_named(argv, match, capsys):
+    with pytest.raises(SystemExit):
+        bench.parser().parse_args(argv)
+    assert match in capsys.readouterr().err
+
+
+def test_a_missing_data_folder_is_reported(tmp_path, capsys):
+    status = bench.main(["--data", str(tmp_path / "nowhere"), "--no-save",
+                         "--quiet"])
+    assert status == 2
+    assert "nowhere" in capsys.readouterr().err

@@ -1,0 +1,192 @@
+"""Stored features: reused when nothing changed, recomputed when anything did."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import imagefactory
+from tlhelpers import features, models
+
+SIZE = 32
+
+
+@pytest.fixture
+def items(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "imgs", ("cats", "dogs"), per_class=3)
+    out = []
+    for label, name in enumerate(("cats", "dogs")):
+        out += [(p, label) for p in sorted((root / name).iterdir())]
+    return out
+
+
+def vgg(size: int = SIZE, seed: int = 0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return models.load_base("vgg16", weights=None, input_shape=(size, size, 3))
+
+
+@pytest.fixture(scope="module")
+def base():
+    return vgg()
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the runs of the base over the images (the expensive part)."""
+    counter = {"n": 0}
+    real = features.compute_features
+
+    def counting(*args, **kwargs):
+        counter["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(features, "compute_features", counting)
+    return counter
+
+
+def test_second_call_loads_the_stored_features(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    second = features.extract(base, items, progress=False)
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert calls["n"] == 1
+    assert first.path == second.path and first.key == second.key
+    np.testing.assert_array_equal(first.features, second.features)
+    np.testing.assert_array_equal(second.labels, [0, 0, 0, 1, 1, 1])
+    assert first.features.shape == (6, 1, 1, 512)
+    assert "loaded from the cache" in second.describe()
+
+
+def test_stored_file_is_npz_without_pickle(base, items):
+    result = features.extract(base, items, progress=False)
+    with np.load(result.path, allow_pickle=False) as stored:
+        assert sorted(stored.files) == ["features", "labels"]
+        assert stored["features"].dtype == np.float32
+        np.testing.assert_array_equal(stored["features"], result.features)
+    assert not list(result.path.parent.glob("*.tmp"))
+
+
+def test_a_rewritten_image_is_recomputed(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    imagefactory.write_jpeg(items[0][0], size=(30, 30), seed=99)
+    second = features.extract(base, items, progress=False)
+    assert not second.from_cache and calls["n"] == 2
+    assert second.key != first.key
+    assert not np.allclose(second.features[0], first.features[0])
+    np.testing.assert_allclose(second.features[1:], first.features[1:], rtol=1e-5)
+
+
+def test_a_touched_image_is_recomputed(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    stat = os.stat(items[2][0])
+    os.utime(items[2][0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    second = features.extract(base, items, progress=False)
+    assert not second.from_cache and second.key != first.key and calls["n"] == 2
+
+
+def test_other_images_or_labels_are_recomputed(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    fewer = features.extract(base, items[:-1], progress=False)
+    relabelled = features.extract(base, [(p, 1 - y) for p, y in items],
+                                  progress=False)
+    assert not fewer.from_cache and not relabelled.from_cache
+    assert len({first.key, fewer.key, relabelled.key}) == 3
+    assert calls["n"] == 3
+
+
+def test_changed_weights_are_recomputed(items, calls):
+    base = vgg(seed=0)
+    first = features.extract(base, items, progress=False)
+    kernel = base.get_layer("block1_conv1").kernel
+    kernel.assign(kernel.numpy() * 1.5)
+    second = features.extract(base, items, progress=False)
+    other_draw = features.extract(vgg(seed=1), items, progress=False)
+    assert not second.from_cache and not other_draw.from_cache
+    assert len({first.key, second.key, other_draw.key}) == 3
+    assert calls["n"] == 3
+
+
+def test_same_weights_in_a_new_model_reuse_the_file(items, calls):
+    first = features.extract(vgg(seed=3), items, progress=False)
+    again = features.extract(vgg(seed=3), items, progress=False)
+    assert again.from_cache and again.key == first.key and calls["n"] == 1
+
+
+def test_another_image_size_is_recomputed(base, items, calls):
+    small = features.extract(base, items, progress=False)
+    large = features.extract(vgg(48), items, progress=False)
+    assert not large.from_cache and large.key != small.key
+    assert small.features.shape[1:] == (1, 1, 512)
+    assert large.features.shape[1:] == (1, 1, 512)
+    assert features.cache_key(base, items, 32) != features.cache_key(base, items, 48)
+    assert calls["n"] == 2
+
+
+def test_inner_layer_key_ignores_weights_above_it(items, calls):
+    base = vgg(seed=4)
+    inner = features.extract(base, items, layer="block4_pool", progress=False)
+    outer = features.extract(base, items, progress=False)
+    assert inner.features.shape[1:] == (2, 2, 512)
+    kernel = base.get_layer("block5_conv3").kernel
+    kernel.assign(kernel.numpy() + 0.01)
+    inner_again = features.extract(base, items, layer="block4_pool", progress=False)
+    outer_again = features.extract(base, items, progress=False)
+    assert inner_again.from_cache and inner_again.key == inner.key
+    assert not outer_again.from_cache and outer_again.key != outer.key
+    assert calls["n"] == 3
+
+
+def test_a_corrupt_file_is_ignored_and_replaced(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    first.path.write_bytes(b"PK\x03\x04 this is not a complete npz file")
+    with pytest.warns(UserWarning, match="unreadable feature file"):
+        second = features.extract(base, items, progress=False)
+    assert not second.from_cache and calls["n"] == 2
+    np.testing.assert_allclose(second.features, first.features, rtol=1e-5)
+    third = features.extract(base, items, progress=False)
+    assert third.from_cache and calls["n"] == 2
+
+
+def test_a_truncated_file_is_ignored(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    data = first.path.read_bytes()
+    first.path.write_bytes(data[: len(data) // 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        second = features.extract(base, items, progress=False)
+    assert not second.from_cache and calls["n"] == 2
+    assert np.load(second.path, allow_pickle=False)["features"].shape == \
+        first.features.shape
+
+
+def test_a_pickled_file_is_refused(base, items, calls):
+    first = features.extract(base, items, progress=False)
+    objects = np.array([{"evil": 1}], dtype=object)
+    with open(first.path, "wb") as out:
+        np.savez(out, features=objects, labels=first.labels)
+    with pytest.warns(UserWarning, match="unreadable"):
+        second = features.extract(base, items, progress=False)
+    assert not second.from_cache and second.features.dtype == np.float32
+
+
+def test_cache_off_neither_reads_nor_writes(base, items, calls):
+    result = features.extract(base, items, cache=False, progress=False)
+    assert not result.from_cache and not result.path.exists()
+    again = features.extract(base, items, cache=False, progress=False)
+    assert not again.from_cache and calls["n"] == 2
+
+
+def test_save_npz_atomic_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "sub" / "a.npz"
+    features.save_npz_atomic(path, x=np.arange(3, dtype=np.float32))
+    assert [p.name for p in path.parent.iterdir()] == ["a.npz"]
+    np.testing.assert_array_equal(features.load_npz(path)["x"], [0, 1, 2])
+
+
+def test_empty_items_are_refused(base):
+    with pytest.raises(ValueError, match="items"):
+        features.extract(base, [], progress=False)
