@@ -80,3 +80,23 @@ def test_home_expands_the_user(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("TLH_HOME", "~/tlh")
     assert config.home() == (tmp_path / "tlh").resolve()
+
+
+def test_full_disk_names_tlh_home(tmp_path, monkeypatch):
+    """A disk with no space left fails at the write probe, not mid-training."""
+    import errno
+    from pathlib import Path
+
+    real_write = Path.write_bytes
+
+    def no_space(self, data):
+        if self.name == ".write-test":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path / "full"))
+    monkeypatch.setattr(Path, "write_bytes", no_space)
+    with pytest.raises(OSError) as caught:
+        config.cache_dir("features")
+    assert_names_tlh_home(caught.value)
+    assert "No space left" in str(caught.value)
