@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import imagefactory
+import tinymodel
 import keras
 import numpy as np
 import pandas as pd
@@ -19,19 +20,7 @@ CLASSES = ("cats", "dogs", "fish")
 
 def tiny_vgg():
     """input, block1 (conv + pool), block2 (2 conv + pool): a chain of 6 layers."""
-    inputs = keras.Input(shape=(SIZE, SIZE, 3), name="input_layer")
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
-                            name="block1_conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="block1_pool")(x)
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu",
-                            name="block2_conv1")(x)
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu",
-                            name="block2_conv2")(x)
-    x = keras.layers.MaxPooling2D(name="block2_pool")(x)
-    base = keras.Model(inputs, x, name="tiny_vgg")
-    base.tlh_backbone = "vgg16"
-    base.tlh_weights = "random"
-    return base
+    return tinymodel.tiny_base(SIZE)
 
 
 @pytest.fixture(scope="module")
