@@ -68,8 +68,8 @@ def test_peak_memory_sees_a_large_array():
     del block
 
 
-def test_generated_folder_has_the_requested_layout(tmp_path):
-    root = bench.generate_folder(tmp_path / "gen", classes=2, train=3, val=1)
+def test_synthetic_folder_has_the_requested_layout(tmp_path):
+    root = bench.synthetic_folder(tmp_path / "gen", classes=2, train=3, val=1)
     assert sorted(p.name for p in (root / "train").iterdir()) == ["class_0",
                                                                   "class_1"]
     assert len(list((root / "train" / "class_0").glob("*.jpg"))) == 3
