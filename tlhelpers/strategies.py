@@ -20,6 +20,7 @@ import numpy as np
 
 from . import config, features, models, prefix
 from .data.pipeline import make_dataset
+from .figures import colour, new_figure
 from .training.recipes import check_epochs, check_lr, compile_for_training, fit
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
@@ -396,15 +397,8 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
 # ------------------------------------------------------------ charts
 
 def _figure(ncols: int, width: float, height: float = 3.8):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False,
-                             layout="constrained")
-    plt.close(fig)  # shown once when returned, never twice
+    fig, axes = new_figure(1, ncols, width=width, height=height)
     return fig, axes[0]
-
-
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
 def plot_bars(frame, columns, title: str = ""):
@@ -422,7 +416,7 @@ def plot_bars(frame, columns, title: str = ""):
     for ax, column in zip(axes, columns):
         values = frame[column].astype(float).to_numpy()
         bars = ax.bar(range(len(values)), values,
-                      color=[COLOURS[i % len(COLOURS)] for i in range(len(values))])
+                      color=[colour(i) for i in range(len(values))])
         ax.bar_label(bars, fmt="%.3g", fontsize=8)
         ax.set_xticks(range(len(values)), labels, fontsize=8)
         ax.set_xlabel("run")
@@ -446,7 +440,7 @@ def plot_by_size(results, title: str = "Strategies against training-set size"):
                                  if s in set(results["strategy"])):
         part = results[results["strategy"] == strategy].sort_values(
             "images_per_class")
-        style = dict(color=COLOURS[i], marker="os^"[i % 3], label=strategy)
+        style = dict(color=colour(i), marker="os^"[i % 3], label=strategy)
         acc_ax.plot(part["images_per_class"], part["best_val_accuracy"], **style)
         time_ax.plot(part["images_per_class"], part["seconds"], **style)
     n_classes = results.attrs.get("n_classes")
@@ -479,7 +473,7 @@ def plot_sweep(sweep, title: str = "Unfreeze depth and learning rate"):
     for j, lr in enumerate(lrs):
         part = sweep[sweep["lr"] == lr].set_index("n_unfrozen").reindex(depths)
         xs = np.arange(len(depths)) + (j - (len(lrs) - 1) / 2) * width
-        style = dict(width=width, color=COLOURS[j % len(COLOURS)],
+        style = dict(width=width, color=colour(j),
                      label=f"lr {lr:.0e}")
         bars = ax.bar(xs, part["best_val_accuracy"], **style)
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
