@@ -5,8 +5,8 @@ Taught in `02_feature_extraction.ipynb`.
 A stored file is keyed by everything that changes its content: backbone,
 a hash of the weights up to the layer read (so "imagenet", a file, and each
 random draw differ, while training layers above it does not matter), image
-size, the preprocessing, the layer, and the dataset's files (paths, sizes,
-modification times, labels). Any change recomputes; nothing else does.
+size, the preprocessing, the dtype policy (float32 or mixed), the layer, and
+the dataset's files (paths, sizes, modification times, labels). Any change recomputes; nothing else does.
 Files are `.npz` without pickle, written to a temporary file and renamed, so two
 processes filling the same cache never leave a broken file.
 """
@@ -89,6 +89,8 @@ def cache_key(base, items, image_size: int, layer: str | None = None) -> str:
         "weights": weights_digest(source),
         "image_size": int(image_size),
         "preprocess": getattr(base, "tlh_backbone", base.name),
+        # float16 arithmetic under mixed precision gives other numbers
+        "dtype_policy": base.dtype_policy.name,
         "layer": layer or "output",
         "files": files_fingerprint(items),
     }

@@ -183,8 +183,10 @@ def head_layers(n_classes: int, head: str = "flatten", dense: int = 256,
     layers = [pool, keras.layers.Dense(dense, activation="relu", name="head_dense")]
     if dropout:
         layers.append(keras.layers.Dropout(dropout, name="head_dropout"))
+    # float32 even under mixed precision: a float16 softmax can round small
+    # probabilities to 0 and make the loss unstable (Keras' mixed precision guide).
     layers.append(keras.layers.Dense(n_classes, activation="softmax",
-                                     name="predictions"))
+                                     name="predictions", dtype="float32"))
     return layers
 
 
@@ -426,7 +428,8 @@ def build_small_cnn(input_shape, n_classes: int,
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(128, activation="relu")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax",
+                                 dtype="float32")(x)  # as in head_layers
     return keras.Model(inputs, outputs, name="small_cnn")
 
 

@@ -190,3 +190,22 @@ def test_save_npz_atomic_leaves_no_temporary_file(tmp_path):
 def test_empty_items_are_refused(base):
     with pytest.raises(ValueError, match="items"):
         features.extract(base, [], progress=False)
+
+
+def test_a_base_built_under_mixed_precision_has_its_own_file(items, calls):
+    import keras
+
+    plain = features.extract(vgg(seed=5), items, progress=False)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        mixed_base = vgg(seed=5)  # the same weights, float16 arithmetic
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert features.weights_digest(mixed_base) == features.weights_digest(vgg(seed=5))
+    mixed = features.extract(mixed_base, items, progress=False)
+    assert not mixed.from_cache and mixed.key != plain.key
+    assert mixed.features.dtype == np.float32
+    # float16 rounding: close to the float32 features, not equal to them
+    np.testing.assert_allclose(mixed.features, plain.features, rtol=0.05,
+                               atol=0.05 * float(np.abs(plain.features).max()))
+    assert calls["n"] == 2

@@ -150,6 +150,33 @@ def test_build_head_on_stored_features():
     assert len(head.trainable_weights) == 4
 
 
+@pytest.fixture
+def mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_under_mixed_precision_the_probabilities_stay_float32(mixed_precision):
+    base = models.load_base("vgg16", weights=None, input_shape=SHAPE)
+    model = models.build_classifier(base, 3, dense=8)
+    small = models.build_small_cnn(SHAPE, 3)
+    images = np.random.default_rng(2).uniform(0, 255, (4, *SHAPE)).astype("float32")
+    for m in (model, small):
+        # The body computes in float16; the last layer does not.
+        assert m.layers[-2].dtype_policy.compute_dtype == "float16"
+        assert m.layers[-1].dtype_policy.name == "float32"
+        assert keras.backend.standardize_dtype(m(images).dtype) == "float32"
+    base.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy")
+    before = model.get_layer("predictions").get_weights()[0].copy()
+    loss = model.fit(images, np.array([0, 1, 2, 0]), epochs=1,
+                     verbose=0).history["loss"][0]
+    assert np.isfinite(loss)
+    assert not np.array_equal(before, model.get_layer("predictions").get_weights()[0])
+
+
 # --- freezing the top N layers --------------------------------------------------------
 
 def test_set_trainable_4_is_block5(vgg):
