@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from . import features
+from .data.pipeline import batch_size_for_replicas
 from .models import BackbonePreprocess, check_n_unfrozen
 
 
@@ -140,6 +141,7 @@ def top_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.M
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
     import tensorflow as tf
 
+    batch_size = batch_size_for_replicas(batch_size, len(y))
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         # The same call as data.pipeline.make_dataset, so a seeded run over

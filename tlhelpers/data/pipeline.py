@@ -124,12 +124,35 @@ def split_files(scan: FolderScan, train_per_class: int | None = None,
                      class_names=class_names, root=scan.root)
 
 
+def batch_size_for_replicas(batch_size: int, n_items: int) -> int:
+    """`batch_size`, made to split evenly over the replicas of the current strategy.
+
+    Taught in the README's "Scaling out" section. With one replica (a laptop,
+    one GPU) nothing changes. Under MirroredStrategy, Keras 3.15's `fit` and
+    `evaluate` average the first batch across replicas before training
+    (keras-team/keras#19246) and fail when the replicas got different numbers
+    of images: 25 images in one batch over 2 replicas become 24, then 1.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return batch_size
+    if n_items < replicas:
+        raise ValueError(f"{n_items} image(s) cannot be split over {replicas} "
+                         "replicas; use more images, or fewer replicas (fewer "
+                         "visible GPUs, or unset TLH_CPU_REPLICAS)")
+    first = min(batch_size, n_items)
+    return max(replicas, first - first % replicas)
+
+
 def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int,
                  shuffle: bool = False, seed: int = 42, cache: bool = True):
     """A batched tf.data pipeline of (float32 RGB 0..255, int label).
 
     Decoding runs in parallel; decoded images are cached in memory after the
-    first epoch, then shuffled (each epoch anew) and prefetched.
+    first epoch, then shuffled (each epoch anew) and prefetched. Under
+    several replicas the batch size splits evenly (`batch_size_for_replicas`).
     """
     image_size = _check_count("image_size", image_size, MIN_IMAGE_SIZE,
                               allow_none=False)
@@ -138,6 +161,8 @@ def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int
         raise ValueError("items=[] is not valid; expected at least one "
                          "(path, label) pair")
     import tensorflow as tf
+
+    batch_size = batch_size_for_replicas(batch_size, len(items))
 
     # Bytes, not str: a file name that is not valid UTF-8 (copied from an old
     # camera or a Windows zip) cannot become a TF string otherwise.

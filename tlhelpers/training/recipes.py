@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 
 from .. import config
+from ..data.pipeline import batch_size_for_replicas
 from ..models import require_fresh_compile, set_trainable
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .runlog import RunLog
@@ -60,6 +61,17 @@ def compile_for_training(model: keras.Model, lr: float) -> None:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+def _array_batch_sizes(train, val) -> dict:
+    """Batch sizes for arrays, as `data.make_dataset` picks them for datasets."""
+    if not isinstance(train, tuple):
+        return {}  # a dataset is already batched
+    batch = config.get_profile().batch_size
+    sizes = {"batch_size": batch_size_for_replicas(batch, len(train[1]))}
+    if isinstance(val, tuple):
+        sizes["validation_batch_size"] = batch_size_for_replicas(batch, len(val[1]))
+    return sizes
+
+
 def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
@@ -93,7 +105,8 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         # Arrays (stored features) come as an (x, y) tuple; datasets as one object.
         inputs = train_ds if isinstance(train_ds, tuple) else (train_ds,)
         model.fit(*inputs, validation_data=val_ds, epochs=epochs,
-                  callbacks=all_callbacks, verbose=verbose)
+                  callbacks=all_callbacks, verbose=verbose,
+                  **_array_batch_sizes(train_ds, val_ds))
     except KeyboardInterrupt:
         interrupted = True
     except Exception:
