@@ -16,11 +16,11 @@ SUBMODULES = ("config", "figures", "data", "weights", "models", "features", "pre
               "cli", "bench")
 
 
-def setup(seed: int = 42, verbose: bool = True):
-    """Seed, check versions, print the Setup line; taught in every notebook."""
+def setup(seed: int = 42, verbose: bool = True, mixed_precision: bool = True):
+    """Seed, check versions, pick devices, print the Setup line; taught in every notebook."""
     from .config import setup as _setup
 
-    return _setup(seed=seed, verbose=verbose)
+    return _setup(seed=seed, verbose=verbose, mixed_precision=mixed_precision)
 
 
 def __getattr__(name: str):

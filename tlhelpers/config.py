@@ -135,6 +135,8 @@ class SetupReport:
     tf_version: str
     keras_version: str
     device: str
+    strategy: str    # distribute.short_description: "one replica", ...
+    precision: str   # Keras' dtype policy: "float32" or "mixed_float16"
     dataset: str
     weights: str
 
@@ -142,14 +144,18 @@ class SetupReport:
         p = self.profile
         return (f"profile={p.name} ({p.image_size}px, batch {p.batch_size}) | "
                 f"TF {self.tf_version}, Keras {self.keras_version} | "
-                f"{self.device} | data: {self.dataset} | weights: {self.weights} | "
+                f"{self.device}, {self.strategy}, {self.precision} | "
+                f"data: {self.dataset} | weights: {self.weights} | "
                 f"seed {self.seed}")
 
 
-def setup(seed: int = 42, verbose: bool = True) -> SetupReport:
-    """Seed, check versions, print one line; the first cell of every notebook.
+def setup(seed: int = 42, verbose: bool = True,
+          mixed_precision: bool = True) -> SetupReport:
+    """Seed, check versions, pick devices, print one line; every notebook's first cell.
 
-    Taught in `00_setup_and_data.ipynb`.
+    Taught in `00_setup_and_data.ipynb`. The `tf.distribute` strategy and the
+    precision are chosen here, before any model exists (README, "Scaling
+    out"); `mixed_precision=False` keeps float32 on a GPU that could do more.
     """
     import tensorflow as tf
     import keras
@@ -159,6 +165,11 @@ def setup(seed: int = 42, verbose: bool = True) -> SetupReport:
             f"Keras {keras.__version__} found; this course needs Keras 3. "
             "Run `make lab` to create the course environment.")
     profile = get_profile()
+    from . import distribute
+
+    # First: splitting the CPU for TLH_CPU_REPLICAS must precede any TF work.
+    strategy = distribute.use_strategy()
+    precision = distribute.configure_precision(enable=mixed_precision)
     seed_everything(seed)
     # Our datasets are shuffled in tf.data; Keras' reminder would fill every
     # training cell's output with the same line.
@@ -170,6 +181,7 @@ def setup(seed: int = 42, verbose: bool = True) -> SetupReport:
     report = SetupReport(
         profile=profile, seed=seed, tf_version=tf.__version__,
         keras_version=keras.__version__, device=device_name(),
+        strategy=distribute.short_description(strategy), precision=precision.policy,
         dataset=registry.describe_default_dataset(),
         weights=weights_mod.describe_imagenet_weights("vgg16"),
     )

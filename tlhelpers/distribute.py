@@ -1,10 +1,13 @@
 """One place that picks the `tf.distribute` strategy and the float precision.
 
-Taught in the README's "Scaling out" section. The notebooks build and compile
-their models inside `get_strategy().scope()`; on a laptop that is the default
-strategy (one device, nothing changes), on several GPUs it is MirroredStrategy,
-and with `TF_CONFIG` set it is MultiWorkerMirroredStrategy, so the same
-notebook runs on one CPU, several GPUs, or several machines.
+Taught in the README's "Scaling out" section. `tlh.setup()`, the first cell
+of every notebook, calls `use_strategy()`: on a laptop that is the default
+strategy (one device, nothing changes), on several GPUs it is
+MirroredStrategy, and with `TF_CONFIG` set it is MultiWorkerMirroredStrategy.
+The chosen strategy is made current for the whole session, so every model,
+optimizer and `fit` in the notebooks runs under it and the same notebook runs
+on one CPU, several GPUs, or several machines. `TLH_CPU_REPLICAS=2` rehearses
+the several-GPU run on a CPU (slower, not faster: the same cores are shared).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import os
 
 TF_CONFIG_ENV = "TF_CONFIG"
+CPU_REPLICAS_ENV = "TLH_CPU_REPLICAS"
+MAX_CPU_REPLICAS = 8
 MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # Volta and newer have tensor cores
 
 
@@ -34,20 +39,128 @@ def _tf_config() -> dict | None:
     return parsed
 
 
-def get_strategy():
-    """MultiWorkerMirrored with `TF_CONFIG`, Mirrored on several GPUs, else default.
+def cpu_replicas() -> int:
+    """The number of CPU replicas `TLH_CPU_REPLICAS` asks for (1 when unset)."""
+    raw = os.environ.get(CPU_REPLICAS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CPU_REPLICAS:
+        raise ValueError(f"{CPU_REPLICAS_ENV}={raw!r} is not valid; expected an "
+                         f"integer from 1 to {MAX_CPU_REPLICAS} (2 rehearses a "
+                         "two-GPU run), or unset it")
+    return value
 
-    Taught in the README's "Scaling out" section. Call it once, before any
-    model is built: MultiWorkerMirroredStrategy must be created first.
+
+def _split_cpu(n: int) -> list[str]:
+    """Split the CPU into `n` logical devices; only possible before TF starts."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    configured = tf.config.get_logical_device_configuration(cpu) or []
+    if len(configured) != n:
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+        except RuntimeError:
+            raise RuntimeError(
+                f"{CPU_REPLICAS_ENV}={n} needs the CPU split before TensorFlow "
+                "starts, and it has already started in this process. Restart "
+                "the kernel and run the Setup cell (tlh.setup()) first.") from None
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def _reduce_tensor_by_tensor(strategy):
+    """Let Keras 3's `fit` run under MultiWorkerMirroredStrategy.
+
+    Keras 3.15 hands `strategy.reduce` a whole (x, y) batch before training,
+    and the scalar losses with `axis=0` after each step (keras-team/keras#20585);
+    this strategy's `reduce` takes neither and `fit` fails on its first batch.
+    Reducing each tensor alone, a scalar without an axis, is what Keras means.
     """
     import tensorflow as tf
 
-    if _tf_config() is not None:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
-    return tf.distribute.get_strategy()
+    reduce = strategy.reduce
+
+    def reduce_each(reduce_op, value, axis=None):
+        def one(tensor):
+            local = strategy.experimental_local_results(tensor)[0]
+            rank = getattr(getattr(local, "shape", None), "rank", None)
+            return reduce(reduce_op, tensor, axis=None if rank == 0 else axis)
+
+        return tf.nest.map_structure(one, value)
+
+    strategy.reduce = reduce_each
+    return strategy
+
+
+# A variable belongs to the strategy it was created under, so one process
+# keeps one strategy: asking again returns the same object.
+_strategies: dict = {}
+
+
+def get_strategy():
+    """MultiWorkerMirrored with `TF_CONFIG`, Mirrored on several GPUs, else default.
+
+    Taught in the README's "Scaling out" section. `TLH_CPU_REPLICAS=N` mirrors
+    over N logical CPU devices instead, to rehearse a several-GPU run.
+    """
+    import tensorflow as tf
+
+    tf_config = _tf_config()
+    replicas = cpu_replicas()
+    key = (json.dumps(tf_config, sort_keys=True) if tf_config else None, replicas)
+    if key in _strategies:
+        return _strategies[key]
+    if tf_config is not None:
+        strategy = _reduce_tensor_by_tensor(tf.distribute.MultiWorkerMirroredStrategy())
+    elif replicas > 1:
+        strategy = tf.distribute.MirroredStrategy(_split_cpu(replicas))
+    else:
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) < 2:
+            return tf.distribute.get_strategy()  # not cached: it is TF's own
+        strategy = tf.distribute.MirroredStrategy([d.name for d in gpus])
+    _strategies[key] = strategy
+    return strategy
+
+
+def _distributed_kind(strategy) -> str | None:
+    """'MirroredStrategy', 'MultiWorkerMirroredStrategy', or None for the default."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "MirroredStrategy"
+    return None
+
+
+def use_strategy():
+    """Make `get_strategy()` current for the session; called by `tlh.setup()`.
+
+    Taught in the README's "Scaling out" section. The same as wrapping every
+    later cell in `with strategy.scope():`, which a notebook cannot do.
+    """
+    import tensorflow as tf
+
+    # Cleared first: with a strategy current, TF calls it the default one.
+    tf.distribute.experimental_set_strategy(None)
+    strategy = get_strategy()
+    if _distributed_kind(strategy) is not None:
+        tf.distribute.experimental_set_strategy(strategy)
+    return strategy
+
+
+def short_description(strategy) -> str:
+    """A few words for the Setup line: the strategy's name and replicas."""
+    kind = _distributed_kind(strategy)
+    if kind is None:
+        return "one replica"
+    return f"{kind}, {strategy.num_replicas_in_sync} replicas"
 
 
 def describe_strategy(strategy=None) -> str:
@@ -56,7 +169,8 @@ def describe_strategy(strategy=None) -> str:
 
     strategy = strategy if strategy is not None else tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    kind = _distributed_kind(strategy)
+    if kind == "MultiWorkerMirroredStrategy":
         cluster = _tf_config() or {}
         workers = len(cluster.get("cluster", {}).get("worker", []))
         task = cluster.get("task", {})
@@ -64,13 +178,13 @@ def describe_strategy(strategy=None) -> str:
                 f"{TF_CONFIG_ENV}, this is "
                 f"{task.get('type', '?')} {task.get('index', '?')}, "
                 f"{replicas} replica(s) in sync")
-    if isinstance(strategy, tf.distribute.MirroredStrategy):
+    if kind == "MirroredStrategy":
         devices = ", ".join(strategy.extended.worker_devices)
         return f"MirroredStrategy: {replicas} replicas in sync on {devices}"
     devices = tf.config.list_logical_devices("GPU") or \
         tf.config.list_logical_devices("CPU")
     return (f"default strategy: one replica on {devices[0].name} "
-            f"(no {TF_CONFIG_ENV}, fewer than two GPUs)")
+            f"(no {TF_CONFIG_ENV}, no {CPU_REPLICAS_ENV}, fewer than two GPUs)")
 
 
 @dataclasses.dataclass(frozen=True)

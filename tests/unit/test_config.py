@@ -143,6 +143,10 @@ def test_setup_prints_one_line_with_profile_and_versions(offline, monkeypatch,
     assert "profile=quick" in out
     assert f"TF {tf.__version__}" in out and f"Keras {keras.__version__}" in out
     assert "seed 5" in out
+    if not tf.config.list_physical_devices("GPU"):
+        # One CPU: the default strategy and float32 (tests/unit/test_distribute.py
+        # covers two replicas and two workers).
+        assert f"CPU ({os.cpu_count()} cores), one replica, float32 |" in out
     assert report.profile is config.PROFILES["quick"]
     assert report.line() == out.strip()
     assert "RANDOM" in report.weights  # offline, nothing cached, quick profile

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+
+import imagefactory
 
 from tlhelpers import distribute
 
@@ -179,3 +182,180 @@ def test_float32_on_an_old_gpu(policy, monkeypatch):
     choice = distribute.configure_precision()
     assert choice.policy == "float32" and "6.1 < 7.0" in choice.reason
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+# --- TLH_CPU_REPLICAS: rehearsing a several-GPU run on a CPU ----------------------------
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5", "9"])
+def test_a_bad_cpu_replicas_value_is_named(monkeypatch, value):
+    monkeypatch.setenv("TLH_CPU_REPLICAS", value)
+    with pytest.raises(ValueError, match=f"TLH_CPU_REPLICAS='{value}'.*from 1 to 8"):
+        distribute.get_strategy()
+
+
+def test_one_cpu_replica_is_the_default_strategy(monkeypatch):
+    monkeypatch.setenv("TLH_CPU_REPLICAS", "1")
+    assert distribute.cpu_replicas() == 1
+    assert distribute.short_description(distribute.get_strategy()) == "one replica"
+
+
+def test_cpu_replicas_after_tensorflow_started_says_restart():
+    code = textwrap.dedent("""
+        import json, os
+        import tensorflow as tf
+        tf.config.list_logical_devices("CPU")  # TensorFlow has started
+        os.environ["TLH_CPU_REPLICAS"] = "2"
+        from tlhelpers import distribute
+        try:
+            distribute.use_strategy()
+            print(json.dumps({"error": None}))
+        except RuntimeError as err:
+            print(json.dumps({"error": str(err)}))
+    """)
+    out = run_python(code)
+    assert "TLH_CPU_REPLICAS=2" in out["error"]
+    assert "Restart the kernel" in out["error"]
+
+
+# The course's own calls, in the notebooks' order, after `tlh.setup()` chose the
+# strategy: no `with strategy.scope()` anywhere. ITEMS and BATCH are filled in.
+COURSE_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import keras
+    import tlhelpers as tlh
+    from tlhelpers.data.pipeline import make_dataset
+
+    items = [(path, label) for path, label in json.loads(ITEMS)]
+    report = tlh.setup(seed=0)
+    strategy = tlh.distribute.get_strategy()
+    again = tlh.setup(seed=0, verbose=False)  # re-running the Setup cell
+
+    train = make_dataset(items, 32, BATCH, shuffle=True)
+    batches = [int(x.shape[0]) for x, _ in train]
+    try:
+        make_dataset(items[:1], 32, BATCH)
+        too_few = None
+    except ValueError as err:
+        too_few = str(err)
+    base = tlh.models.load_base("vgg16", weights=None, input_shape=(32, 32, 3))
+    model = tlh.models.build_classifier(base, 2, dense=8)
+    base.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    base_start = [w.copy() for w in base.get_weights()]
+    head_start = model.get_layer("predictions").get_weights()[0].copy()
+    history = model.fit(train, validation_data=train, epochs=2, verbose=0).history
+    head_moved = float(np.abs(model.get_layer("predictions").get_weights()[0]
+                              - head_start).max())
+    base_still = all(np.array_equal(a, b)
+                     for a, b in zip(base_start, base.get_weights()))
+
+    tlh.models.set_trainable(base, 4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    b4 = base.get_layer("block4_conv3").get_weights()[0].copy()
+    b5 = base.get_layer("block5_conv1").get_weights()[0].copy()
+    tuned = model.fit(train, epochs=1, verbose=0).history
+    b5_after = base.get_layer("block5_conv1").get_weights()[0]
+
+    stored = tlh.prefix.fit_on_stored(model, base, 4, items, items, lr=1e-4,
+                                      epochs=1, batch_size=BATCH, image_size=32,
+                                      progress=False, verbose=0)
+    print(json.dumps({
+        "line": report.line(),
+        "describe": tlh.distribute.describe_strategy(strategy),
+        "same_strategy": again.strategy == report.strategy
+                         and tlh.distribute.get_strategy() is strategy,
+        "model_strategy": model.distribute_strategy is strategy,
+        "weight_kind": type(model.weights[0].value).__name__,
+        "optimizer_kind": type(model.optimizer.variables[-1].value).__name__,
+        "batches": batches, "too_few": too_few,
+        "val_loss": history["val_loss"],
+        "head_moved": head_moved, "base_still": base_still,
+        "block4_still": np.array_equal(
+            b4, base.get_layer("block4_conv3").get_weights()[0]),
+        "block5_moved": not np.array_equal(b5, b5_after),
+        "block5": float(np.abs(b5_after).sum()),
+        "head": model.get_layer("predictions").get_weights()[0].tolist(),
+        "loss": tuned["loss"][0],
+        "stored_loss": stored.history.history["loss"][0],
+    }))
+""")
+
+
+def course_script(items, batch_size: int) -> str:
+    return COURSE_SCRIPT.replace("ITEMS", repr(json.dumps(items))) \
+        .replace("BATCH", str(batch_size))
+
+
+def image_items(folder, per_class) -> list[tuple[str, int]]:
+    root = imagefactory.make_folder(folder, ("cats", "dogs"), per_class=per_class)
+    return [(str(p), label) for label, name in enumerate(("cats", "dogs"))
+            for p in sorted((root / name).iterdir())]
+
+
+def test_the_course_trains_under_two_cpu_replicas_without_a_scope(tmp_path):
+    items = image_items(tmp_path / "imgs", {"cats": 6, "dogs": 5})
+    out = run_python(course_script(items, 32),
+                     {"TLH_CPU_REPLICAS": "2", "TLH_PROFILE": "quick"})
+    assert "CPU (" in out["line"] and ", MirroredStrategy, 2 replicas, float32 |" \
+        in out["line"]
+    assert out["same_strategy"] and out["model_strategy"]
+    assert out["weight_kind"] == "MirroredVariable"
+    assert out["optimizer_kind"] == "MirroredVariable"
+    # 11 images: a first batch of 11 cannot split evenly over two replicas.
+    assert out["batches"] == [10, 1]
+    assert out["too_few"].startswith("1 image(s) cannot be split over 2 replicas")
+    assert out["head_moved"] > 1e-4 and out["base_still"]
+    assert out["block5_moved"] and out["block4_still"]
+    assert np.isfinite(out["loss"]) and np.isfinite(out["stored_loss"])
+
+
+# --- several machines: two worker processes on this one -----------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_workers_train_in_step_under_multi_worker_mirrored(tmp_path):
+    items = image_items(tmp_path / "imgs", 8)
+    # Each worker gets other labels: only averaged gradients can keep their
+    # weights equal. Alone, the same script ends with different weights.
+    flipped = [(path, 1 - label) for path, label in items]
+    scripts = [course_script(data, 8) for data in (items, flipped)]
+    alone = [run_python(script, {"TLH_PROFILE": "quick"}) for script in scripts]
+    assert ", one replica, " in alone[0]["line"]
+    assert not np.allclose(alone[0]["head"], alone[1]["head"])
+
+    workers = [f"localhost:{free_port()}" for _ in range(2)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
+           "TLH_PROFILE": "quick"}
+    procs = []
+    for i, script in enumerate(scripts):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", script], text=True,
+            env={**env, "TF_CONFIG": json.dumps(tf_config),
+                 "TLH_HOME": str(tmp_path / f"home{i}")},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    together = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        together.append(json.loads(out.strip().splitlines()[-1]))
+    for i, worker in enumerate(together):
+        assert ", MultiWorkerMirroredStrategy, 2 replicas," in worker["line"]
+        assert f"2 worker(s) from TF_CONFIG, this is worker {i}" in worker["describe"]
+        assert worker["head_moved"] > 1e-4 and worker["base_still"]
+        assert worker["block5_moved"] and worker["block4_still"]
+        assert np.isfinite(worker["stored_loss"])
+    np.testing.assert_allclose(together[0]["head"], together[1]["head"], rtol=1e-5,
+                               atol=1e-7)
+    assert together[0]["block5"] == pytest.approx(together[1]["block5"], rel=1e-6)
+    # Validation loss is averaged over both workers' data, so it agrees too.
+    assert together[0]["val_loss"] == pytest.approx(together[1]["val_loss"], rel=1e-5)
