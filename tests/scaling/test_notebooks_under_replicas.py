@@ -1,0 +1,50 @@
+"""Every notebook, unchanged, under MirroredStrategy on two logical CPU devices.
+
+The README's "Scaling out" promises that the notebooks need no edit on
+several GPUs: `tlh.setup()` picks the strategy and makes it current for the
+session. `TLH_CPU_REPLICAS=2` gives the same MirroredStrategy a two-GPU
+machine gets, on the CPU this machine has; every assertion in the notebooks
+must still hold. Slower than the nbval run (the two replicas share the cores).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tlhelpers.cli.course import run_notebook
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks")
+                   .glob("[0-9][0-9]_*.ipynb"))
+
+
+def setup_line(notebook) -> str:
+    """The line `tlh.setup()` printed: the first output naming the profile."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            if "profile=" in text:
+                return text
+    return ""
+
+
+def test_every_notebook_is_here():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_notebook_runs_under_two_replicas(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLH_CPU_REPLICAS", "2")
+    monkeypatch.setenv("TLH_PROFILE", "quick")
+    seconds, status = run_notebook(path, tmp_path, timeout=1200)
+    assert status == "ok", f"{path.name} under two replicas: {status}"
+    executed = nbformat.read(tmp_path / path.name, as_version=4)
+    line = setup_line(executed)
+    assert ", MirroredStrategy, 2 replicas, float32 |" in line, line
+    unexecuted = [i for i, cell in enumerate(executed.cells)
+                  if cell.cell_type == "code" and cell.source.strip()
+                  and cell.get("execution_count") is None]
+    assert not unexecuted, f"cells {unexecuted} did not run"
