@@ -6,7 +6,8 @@ A stored file is keyed by everything that changes its content: backbone,
 a hash of the weights up to the layer read (so "imagenet", a file, and each
 random draw differ, while training layers above it does not matter), image
 size, the preprocessing, the dtype policy (float32 or mixed), the layer, and
-the dataset's files (paths, sizes, modification times, labels). Any change recomputes; nothing else does.
+the dataset's files (paths, sizes, modification times, labels). Any change
+recomputes; nothing else does.
 Files are `.npz` without pickle, written to a temporary file and renamed, so two
 processes filling the same cache never leave a broken file.
 """
