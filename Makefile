@@ -26,8 +26,12 @@ system-deps:
 	  apt-get update && apt-get install -y chromium; \
 	else echo "chromium missing: the browser test will be skipped (install Debian's chromium to run it)"; fi
 
+# `make lab PORT=8899 IP=0.0.0.0` serves a workshop; unset, Jupyter's own settings apply.
+# As root it adds --allow-root, with no display --no-browser: tlhelpers/cli/lab.py.
+PORT ?=
+IP ?=
 lab: bootstrap
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m tlhelpers lab $(if $(PORT),--port $(PORT)) $(if $(IP),--ip $(IP))
 
 # Unit, reliability, notebook (nbval) and browser tests, under the quick profile.
 test: bootstrap

@@ -18,6 +18,7 @@ COMMANDS = {
     "run": ("run", "run a strategy of the course end to end"),
     "bench": ("bench", "measure the caches and the input pipeline"),
     "course": ("course", "run every notebook headless and report"),
+    "lab": ("lab", "start JupyterLab on the notebooks (as root, or with no display)"),
 }
 
 
