@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 
+from . import distribute as _distribute
+
 __version__ = "0.1.0"
+
+# TensorFlow reads some settings only when it is imported: set them first.
+_distribute.prepare_environment()
 
 SUBMODULES = ("config", "figures", "data", "weights", "models", "features", "prefix",
               "distribute", "training", "strategies", "viz", "widgets", "checks",

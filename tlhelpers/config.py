@@ -117,13 +117,16 @@ def seed_everything(seed: int) -> None:
 
 
 def device_name() -> str:
-    """'GPU (name)' or 'CPU (N cores)'."""
+    """'GPU xN', 'CPU (N cores)', or 'CPU (N cores, oneDNN rewrites off)'."""
     import tensorflow as tf
+
+    from .distribute import onednn_note
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return f"GPU x{len(gpus)}"
-    return f"CPU ({os.cpu_count()} cores)"
+    note = onednn_note()
+    return f"CPU ({os.cpu_count()} cores{', ' + note if note else ''})"
 
 
 @dataclasses.dataclass

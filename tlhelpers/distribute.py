@@ -15,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 
 TF_CONFIG_ENV = "TF_CONFIG"
 CPU_REPLICAS_ENV = "TLH_CPU_REPLICAS"
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 MAX_CPU_REPLICAS = 8
 MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # Volta and newer have tensor cores
 
@@ -53,6 +55,65 @@ def cpu_replicas() -> int:
                          f"integer from 1 to {MAX_CPU_REPLICAS} (2 rehearses a "
                          "two-GPU run), or unset it")
     return value
+
+
+def turn_off_onednn_rewrites() -> bool:
+    """Turn oneDNN's graph rewrites off for a multi-replica CPU run; True if changed.
+
+    Taught in the README's "Scaling out" section. With them on, TensorFlow
+    2.21's Conv2D returns its input unchanged for an empty batch: (0, 8, 8, 3)
+    where (0, 6, 6, 4) is due, so the next layer fails with "input depth must
+    be evenly divisible by filter depth: 3 vs 64". Under several replicas a
+    last batch smaller than the replica count leaves one replica empty, and a
+    prediction on one image always does. TensorFlow reads the variable once,
+    when it is imported; `tests/unit/test_onednn.py` notices a release that
+    fixes the bug.
+    """
+    if os.environ.get(ONEDNN_ENV) == "0":
+        return False
+    os.environ[ONEDNN_ENV] = "0"
+    return True
+
+
+def prepare_environment() -> None:
+    """Before TensorFlow is imported: what a multi-replica CPU run needs.
+
+    Called when `tlhelpers` is imported, which is why the Setup cells import
+    it before TensorFlow and Keras. Nothing happens without `TLH_CPU_REPLICAS`.
+    """
+    try:
+        replicas = cpu_replicas()
+    except ValueError:
+        return  # setup() names the bad value
+    if replicas > 1 and "tensorflow" not in sys.modules:
+        turn_off_onednn_rewrites()
+
+
+def onednn_rewrites_on() -> bool:
+    """Whether this process runs TensorFlow with oneDNN's graph rewrites."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without the probe: trust the variable
+        return os.environ.get(ONEDNN_ENV) == "1"
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def _refuse_onednn_with_replicas(replicas: int) -> None:
+    if onednn_rewrites_on():
+        raise RuntimeError(
+            f"{CPU_REPLICAS_ENV}={replicas} needs oneDNN's graph rewrites off "
+            f"({ONEDNN_ENV}=0: with them on, TensorFlow's Conv2D fails on a "
+            "replica that gets no images), and TensorFlow was imported before "
+            "tlhelpers could turn them off. Restart the kernel and import "
+            "tlhelpers before tensorflow and keras (the Setup cell does), or "
+            f"start Jupyter with {ONEDNN_ENV}=0.")
+
+
+def onednn_note() -> str:
+    """A few words for the Setup line when the course turned oneDNN's rewrites off."""
+    if cpu_replicas() > 1 and os.environ.get(ONEDNN_ENV) == "0":
+        return "oneDNN rewrites off"
+    return ""
 
 
 def _split_cpu(n: int) -> list[str]:
@@ -118,6 +179,7 @@ def get_strategy():
     if tf_config is not None:
         strategy = _reduce_tensor_by_tensor(tf.distribute.MultiWorkerMirroredStrategy())
     elif replicas > 1:
+        _refuse_onednn_with_replicas(replicas)
         strategy = tf.distribute.MirroredStrategy(_split_cpu(replicas))
     else:
         gpus = tf.config.list_logical_devices("GPU")

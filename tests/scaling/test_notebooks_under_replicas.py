@@ -5,6 +5,8 @@ several GPUs: `tlh.setup()` picks the strategy and makes it current for the
 session. `TLH_CPU_REPLICAS=2` gives the same MirroredStrategy a two-GPU
 machine gets, on the CPU this machine has; every assertion in the notebooks
 must still hold. Slower than the nbval run (the two replicas share the cores).
+oneDNN's graph rewrites are forced on, as recent CPUs have them by default:
+the course must turn them off for the replicas (README, "Scaling out").
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ def test_every_notebook_is_here():
 def test_the_notebook_runs_under_two_replicas(path, tmp_path, monkeypatch):
     monkeypatch.setenv("TLH_CPU_REPLICAS", "2")
     monkeypatch.setenv("TLH_PROFILE", "quick")
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     seconds, status = run_notebook(path, tmp_path, timeout=1200)
     assert status == "ok", f"{path.name} under two replicas: {status}"
     executed = nbformat.read(tmp_path / path.name, as_version=4)
     line = setup_line(executed)
     assert ", MirroredStrategy, 2 replicas, float32 |" in line, line
+    assert "oneDNN rewrites off)" in line, line
     unexecuted = [i for i, cell in enumerate(executed.cells)
                   if cell.cell_type == "code" and cell.source.strip()
                   and cell.get("execution_count") is None]

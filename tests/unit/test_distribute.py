@@ -66,7 +66,9 @@ MIRRORED_STEP = textwrap.dedent("""
 
 def run_python(code: str, env_extra: dict | None = None, timeout: int = 600) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    env.pop("TF_CONFIG", None)
+    # Each test says which of these it runs under, whatever the caller exported.
+    for name in ("TF_CONFIG", "TLH_CPU_REPLICAS", "TF_ENABLE_ONEDNN_OPTS"):
+        env.pop(name, None)
     env.update(env_extra or {})
     proc = subprocess.run([sys.executable, "-c", code], env=env, text=True,
                           capture_output=True, timeout=timeout)
@@ -212,8 +214,10 @@ def test_cpu_replicas_after_tensorflow_started_says_restart():
         except RuntimeError as err:
             print(json.dumps({"error": str(err)}))
     """)
-    out = run_python(code)
+    # oneDNN off, so the split of the CPU is what is refused.
+    out = run_python(code, {"TF_ENABLE_ONEDNN_OPTS": "0"})
     assert "TLH_CPU_REPLICAS=2" in out["error"]
+    assert "needs the CPU split before TensorFlow starts" in out["error"]
     assert "Restart the kernel" in out["error"]
 
 
@@ -221,9 +225,9 @@ def test_cpu_replicas_after_tensorflow_started_says_restart():
 # strategy: no `with strategy.scope()` anywhere. ITEMS and BATCH are filled in.
 COURSE_SCRIPT = textwrap.dedent("""
     import json
+    import tlhelpers as tlh  # first, as in the Setup cells: before TensorFlow
     import numpy as np
     import keras
-    import tlhelpers as tlh
     from tlhelpers.data.pipeline import make_dataset
 
     items = [(path, label) for path, label in json.loads(ITEMS)]
@@ -295,12 +299,17 @@ def image_items(folder, per_class) -> list[tuple[str, int]]:
             for p in sorted((root / name).iterdir())]
 
 
-def test_the_course_trains_under_two_cpu_replicas_without_a_scope(tmp_path):
+# Whatever this CPU's default: "1" forces oneDNN's rewrites on (README,
+# "Scaling out"), and the course must turn them off for the two replicas.
+@pytest.mark.parametrize("onednn", ["0", "1"])
+def test_the_course_trains_under_two_cpu_replicas_without_a_scope(tmp_path, onednn):
     items = image_items(tmp_path / "imgs", {"cats": 6, "dogs": 5})
     out = run_python(course_script(items, 32),
-                     {"TLH_CPU_REPLICAS": "2", "TLH_PROFILE": "quick"})
+                     {"TLH_CPU_REPLICAS": "2", "TLH_PROFILE": "quick",
+                      "TF_ENABLE_ONEDNN_OPTS": onednn})
     assert "CPU (" in out["line"] and ", MirroredStrategy, 2 replicas, float32 |" \
         in out["line"]
+    assert "oneDNN rewrites off)" in out["line"]
     assert out["same_strategy"] and out["model_strategy"]
     assert out["weight_kind"] == "MirroredVariable"
     assert out["optimizer_kind"] == "MirroredVariable"
@@ -310,6 +319,37 @@ def test_the_course_trains_under_two_cpu_replicas_without_a_scope(tmp_path):
     assert out["head_moved"] > 1e-4 and out["base_still"]
     assert out["block5_moved"] and out["block4_still"]
     assert np.isfinite(out["loss"]) and np.isfinite(out["stored_loss"])
+
+
+def test_tensorflow_imported_first_with_onednn_on_is_refused_with_the_fix():
+    code = textwrap.dedent("""
+        import json
+        import keras  # TensorFlow first: too late to turn oneDNN's rewrites off
+        import tlhelpers as tlh
+        try:
+            tlh.setup(seed=0)
+            print(json.dumps({"error": None}))
+        except RuntimeError as err:
+            print(json.dumps({"error": str(err)}))
+    """)
+    out = run_python(code, {"TLH_CPU_REPLICAS": "2", "TF_ENABLE_ONEDNN_OPTS": "1"})
+    assert out["error"] is not None, "setup() let a run through that fails later"
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in out["error"]
+    assert "import tlhelpers before tensorflow and keras" in out["error"]
+
+
+def test_one_replica_leaves_onednn_as_the_user_set_it():
+    code = textwrap.dedent("""
+        import json, os
+        import tlhelpers as tlh
+        report = tlh.setup(seed=0, verbose=False)
+        print(json.dumps({"line": report.line(),
+                          "env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+                          "on": tlh.distribute.onednn_rewrites_on()}))
+    """)
+    out = run_python(code, {"TF_ENABLE_ONEDNN_OPTS": "1"})
+    assert out["env"] == "1" and out["on"] is True
+    assert "oneDNN" not in out["line"]
 
 
 # --- several machines: two worker processes on this one -----------------------------
