@@ -5,11 +5,13 @@ Taught in `02_feature_extraction.ipynb`.
 A stored file is keyed by everything that changes its content: backbone,
 a hash of the weights up to the layer read (so "imagenet", a file, and each
 random draw differ, while training layers above it does not matter), image
-size, the preprocessing, the dtype policy (float32 or mixed), the layer, and
-the dataset's files (paths, sizes, modification times, labels). Any change
-recomputes; nothing else does.
+size, the preprocessing function, the dtype policy (float32 or mixed), the
+layer, and the dataset's files (paths, sizes, modification and change times,
+labels). Any change recomputes; nothing else does.
 Files are `.npz` without pickle, written to a temporary file and renamed, so two
-processes filling the same cache never leave a broken file.
+processes filling the same cache never leave a broken file. A new file removes
+the files it replaces: same everything but the images' fingerprint, and at
+least one image path in common (block3_pool at 150 px is about 1 GB).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from . import config
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: change times in the fingerprint
 
 
 @dataclasses.dataclass
@@ -62,13 +64,30 @@ def weights_digest(model) -> str:
 
 
 def files_fingerprint(items) -> str:
-    """A sha256 over (path, size, mtime, label) of every image, in order."""
+    """A sha256 over (path, size, mtime, ctime, label) of every image, in order."""
+    # `cp -p`, `rsync -a` and `tar` keep size and mtime; the change time
+    # (ctime) is set by the system whenever a file is written or replaced.
     digest = hashlib.sha256()
     for path, label in items:
         stat = os.stat(path)
         digest.update(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
-                      f"{int(label)}\n".encode())
+                      f"{stat.st_ctime_ns}|{int(label)}\n".encode())
     return digest.hexdigest()
+
+
+def item_ids(items) -> np.ndarray:
+    """A 64-bit hash of each image's resolved path: which images a file covers."""
+    return np.array([int.from_bytes(hashlib.blake2b(
+        str(Path(path).resolve()).encode(), digest_size=8).digest(), "little")
+        for path, _ in items], dtype=np.uint64)
+
+
+def preprocess_name(backbone: str) -> str:
+    """The identity of a backbone's preprocessing function, for the cache key."""
+    from .models import get_backbone
+
+    fn = get_backbone(backbone).preprocess
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _up_to(base, layer: str):
@@ -79,24 +98,81 @@ def _up_to(base, layer: str):
                        name=f"{base.name}_to_{layer}")
 
 
-def cache_key(base, items, image_size: int, layer: str | None = None) -> str:
-    """The key of a feature file; changes whenever the features would."""
+def _digest(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _group_parts(base, image_size: int, layer: str | None) -> dict:
+    from .models import backbone_of
+
     # An inner layer's output depends only on the weights below it: training
     # the layers above (fine-tuning on stored activations) keeps the key.
     source = base if layer is None else _up_to(base, layer)
-    parts = {
+    backbone = backbone_of(base)
+    return {
         "version": FORMAT_VERSION,
-        "backbone": getattr(base, "tlh_backbone", base.name),
+        "backbone": backbone,
         "weights": weights_digest(source),
         "image_size": int(image_size),
-        "preprocess": getattr(base, "tlh_backbone", base.name),
+        "preprocess": preprocess_name(backbone),
         # float16 arithmetic under mixed precision gives other numbers
         "dtype_policy": base.dtype_policy.name,
         "layer": layer or "output",
-        "files": files_fingerprint(items),
     }
-    blob = json.dumps(parts, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def cache_group(base, image_size: int, layer: str | None = None) -> str:
+    """Everything in the key but the images: files in a group replace each other."""
+    return _digest(_group_parts(base, image_size, layer))
+
+
+def cache_key(base, items, image_size: int, layer: str | None = None) -> str:
+    """The key of a feature file; changes whenever the features would."""
+    parts = _group_parts(base, image_size, layer)
+    parts["files"] = files_fingerprint(items)
+    return _digest(parts)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
+
+
+def remove_replaced(path: Path, group: str, ids: np.ndarray) -> list[Path]:
+    """Remove the feature files that `path` replaces; says so in one line.
+
+    Replaced: another file of the same group (`cache_group`) covering at least
+    one of the same images. Files of other splits (no image in common), other
+    weights, layers or sizes stay.
+    """
+    removed, freed = [], 0
+    for other in sorted(path.parent.glob("*.npz")):
+        if other == path:
+            continue
+        try:
+            with np.load(other, allow_pickle=False) as stored:
+                if "group" not in stored.files or str(stored["group"]) != group \
+                        or not np.intersect1d(stored["item_ids"], ids).size:
+                    continue
+            size = other.stat().st_size
+            other.unlink()
+        # Unreadable, or removed by another process meanwhile: not ours to judge.
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            continue
+        removed.append(other)
+        freed += size
+    if removed:
+        print(f"removed {len(removed)} feature file(s) stored before the images "
+              f"changed ({_size(freed)} freed)")
+    return removed
+
+
+def store(path: Path, features: np.ndarray, labels: np.ndarray, items,
+          group: str) -> None:
+    """Write a feature file, then remove the files it replaces (`remove_replaced`)."""
+    ids = item_ids(items)
+    save_npz_atomic(path, features=features, labels=labels,
+                    group=np.array(group), item_ids=ids)
+    remove_replaced(path, group, ids)
 
 
 def save_npz_atomic(path: Path, **arrays) -> None:
@@ -131,9 +207,9 @@ def feature_model(base, layer: str | None = None):
     """Raw images -> the base's preprocessing -> the base (or one of its layers)."""
     import keras
 
-    from .models import BackbonePreprocess
+    from .models import BackbonePreprocess, backbone_of
 
-    backbone = getattr(base, "tlh_backbone", "vgg16")
+    backbone = backbone_of(base)
     if layer is not None:
         base = _up_to(base, layer)
     inputs = keras.Input(shape=base.input_shape[1:])
@@ -211,7 +287,9 @@ def extract(base, items, image_size: int | None = None,
         raise ValueError("items is empty; expected a list of (path, label)")
     labels = np.array([label for _, label in items], dtype=np.int32)
     started = time.perf_counter()
-    key = cache_key(base, items, image_size, layer)
+    parts = _group_parts(base, image_size, layer)  # hashes the weights once
+    group = _digest(parts)
+    key = _digest({**parts, "files": files_fingerprint(items)})
     path = config.cache_dir("features") / f"{key}.npz"
     if cache and path.exists():
         stored = load_npz(path)
@@ -222,6 +300,6 @@ def extract(base, items, image_size: int | None = None,
                               time.perf_counter() - started)
     features = compute_features(base, items, image_size, batch_size, layer, progress)
     if cache:
-        save_npz_atomic(path, features=features, labels=labels)
+        store(path, features, labels, items, group)
     return FeatureSet(features, labels, key, path, False,
                       time.perf_counter() - started)

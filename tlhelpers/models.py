@@ -58,6 +58,37 @@ def get_backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
+# The names `keras.applications` gives its models (MobileNetV2 adds alpha and size).
+_APPLICATION_NAMES = (
+    (re.compile(r"^vgg16$"), "vgg16"),
+    (re.compile(r"^resnet50$"), "resnet50"),
+    (re.compile(r"^mobilenetv2_"), "mobilenet_v2"),
+    (re.compile(r"^efficientnetb0$"), "efficientnet_b0"),
+)
+
+
+def backbone_of(base: keras.Model) -> str:
+    """The backbone of a base: it picks the preprocessing.
+
+    Taught in `02_feature_extraction.ipynb`. Read from `tlh_backbone` (set by
+    `load_base`), else from the name `keras.applications` gave the model.
+    Raises when neither tells, rather than guess a preprocessing the base was
+    not trained with.
+    """
+    name = getattr(base, "tlh_backbone", None)
+    if name is not None:
+        get_backbone(name)  # an unknown name lists the valid ones
+        return name
+    for pattern, backbone in _APPLICATION_NAMES:
+        if pattern.match(getattr(base, "name", "")):
+            return backbone
+    raise ValueError(
+        f"cannot tell which backbone the model {getattr(base, 'name', base)!r} "
+        "is, so not which preprocessing its inputs need; load it with "
+        "tlh.models.load_base(...), or name it: base_model.tlh_backbone = "
+        f"'vgg16' (valid backbones: {', '.join(BACKBONES)})")
+
+
 def check_input_shape(backbone: str, input_shape) -> tuple[int, int, int]:
     """Validate (h, w, 3) against the backbone's minimum size."""
     spec = get_backbone(backbone)
@@ -140,30 +171,140 @@ def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagen
             raise ValueError(f"weights={str(weights)!r} is not valid; expected "
                              "'imagenet', 'random', None, or an existing file")
         base, source = spec.constructor(weights=str(path), **kwargs), str(path)
+    base = as_pretrained_base(base)
     base.tlh_backbone = name
     base.tlh_weights = source
     return base
 
 
+# Layers that act differently in training mode and have no weights, so
+# `trainable = False` does not switch them off (BatchNormalization it does).
+_TRAINING_ONLY = (keras.layers.Dropout, keras.layers.SpatialDropout1D,
+                  keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D,
+                  keras.layers.GaussianDropout, keras.layers.GaussianNoise,
+                  keras.layers.AlphaDropout)
+
+
+@keras.saving.register_keras_serializable(package="tlhelpers")
+class PretrainedBase(keras.Model):
+    """A base that runs in inference mode while it has nothing to train.
+
+    In Keras 3.15, `fit` passes `training=True` into a nested base over the
+    `training=False` written at build time, so the Dropout layers of a frozen
+    EfficientNet would drop features that `features.extract` never drops.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not self.trainable_weights:
+            training = False
+        return super().call(inputs, training=training, mask=mask)
+
+
+def as_pretrained_base(base: keras.Model) -> PretrainedBase:
+    """The same layers as a `PretrainedBase` (`load_base` returns one already).
+
+    For a base made with `keras.applications` directly: `build_classifier`
+    names this when the base has Dropout layers.
+    """
+    if isinstance(base, PretrainedBase):
+        return base
+    wrapped = PretrainedBase(base.input, base.output, name=base.name)
+    for key, value in vars(base).items():
+        if key.startswith("tlh_"):  # backbone, weights and where they came from
+            setattr(wrapped, key, value)
+    return wrapped
+
+
+def training_only_layers(base: keras.Model) -> list[str]:
+    """Names of the layers (nested too) that `trainable = False` leaves active."""
+    found = []
+    for layer in base.layers:
+        if isinstance(layer, _TRAINING_ONLY):
+            found.append(layer.name)
+        elif isinstance(layer, keras.Model):
+            found += training_only_layers(layer)
+    return found
+
+
 def _load_imagenet(spec: Backbone, kwargs: dict, allow_random: bool):
+    # Tried in order: a checked cached file, Keras' download, the offline copy
+    # (VGG16 only), random. `tlh_weights_source` says which one was used.
+    def labelled(weights, source: str, label: str = "imagenet"):
+        base = spec.constructor(weights=weights, **kwargs)
+        base.tlh_weights_source = source
+        return base, label
+
     size = kwargs["input_shape"][0]
     cached = weights_mod.find_cached(spec.name, size)
     if cached is not None:
-        return spec.constructor(weights=str(cached), **kwargs), "imagenet"
+        return labelled(str(cached), "Keras' file, cached")
+    # A converted copy already on disk holds the same values: no download needed.
+    converted = weights_mod.find_offline(spec.name)
+    if converted is not None:
+        return labelled(str(converted), weights_mod.OFFLINE_SOURCE)
     from .data.registry import host_reachable
 
     url, _ = weights_mod.origin(spec.name, size)
     reason = "no network and no cached file"
     if host_reachable(url):
         try:
-            return spec.constructor(weights="imagenet", **kwargs), "imagenet"
+            return labelled("imagenet", "Keras' download")
         except Exception as err:  # Keras raises several types for a failed fetch
             reason = f"download failed: {err}"
+    if weights_mod.offline_possible(spec.name):
+        try:
+            path = weights_mod.convert_offline(spec.name)
+            return labelled(str(path), weights_mod.OFFLINE_SOURCE)
+        except weights_mod.WeightsUnavailableError as err:
+            reason = f"{reason}; {err}"
     if not allow_random:
         raise weights_mod.WeightsUnavailableError(
             weights_mod.unavailable_message(spec.name, reason))
     show_random_weights_banner(spec.name, reason)
-    return spec.constructor(weights=None, **kwargs), "random"
+    return labelled(None, f"random ({reason})", "random")
+
+
+@keras.saving.register_keras_serializable(package="tlhelpers")
+class CourseModel(keras.Model):
+    """A functional model that remembers which weights `compile` was asked to train.
+
+    Taught in `03_fine_tuning.ipynb`. `model.compile(...)` is Keras' own; this
+    records the trainable variables at that moment, so `require_fresh_compile`
+    compares against the course's record instead of Keras' private state.
+    """
+
+    def compile(self, *args, **kwargs):
+        optimizer = kwargs.get("optimizer", args[0] if args else None)
+        super().compile(*args, **kwargs)
+        # Ids, not the variables: a list of variables set as an attribute
+        # would make Keras track them as weights of this model.
+        ids = frozenset(id(v) for v in self.trainable_variables)
+        self.tlh_compiled_for = CompileRecord(ids, _built_for_others(optimizer, ids))
+
+    def compile_from_config(self, config):
+        # Keras skips compiling a loaded model whose compile() is overridden;
+        # this does what Keras' own version does.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+
+def _built_for_others(optimizer, ids: frozenset) -> bool:
+    """True when `optimizer` was already built, for other variables than `ids`."""
+    if not getattr(optimizer, "built", False):
+        return False
+    # Keras has no public list of the variables an optimizer was built for;
+    # without its private one, assume the worst (a new optimizer is the rule).
+    tracked = getattr(optimizer, "_trainable_variables", None)
+    return tracked is None or {id(v) for v in tracked} != ids
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileRecord:
+    """What `CourseModel.compile` saw: the trainable variables and the optimizer."""
+
+    trainable_ids: frozenset
+    optimizer_built_for_others: bool
 
 
 def head_layers(n_classes: int, head: str = "flatten", dense: int = 256,
@@ -197,7 +338,7 @@ def build_head(feature_shape, n_classes: int, head: str = "flatten",
     x = inputs
     for layer in head_layers(n_classes, head, dense, dropout):
         x = layer(x)
-    return keras.Model(inputs, x, name=f"head_{head}")
+    return CourseModel(inputs, x, name=f"head_{head}")
 
 
 def build_classifier(base: keras.Model, n_classes: int, head: str = "flatten",
@@ -206,19 +347,28 @@ def build_classifier(base: keras.Model, n_classes: int, head: str = "flatten",
     """Raw images -> [augmentation] -> preprocessing -> base -> head.
 
     Taught in `02_feature_extraction.ipynb`. The base is called with
-    `training=False` as the Keras guide does; in Keras 3.15 `fit` still runs
-    an unfrozen BatchNormalization layer in training mode, so `set_trainable`
-    keeps every BatchNormalization layer frozen (then it stays in inference
-    mode), as `03_fine_tuning.ipynb` measures on MobileNetV2.
+    `training=False` as the Keras guide does; in Keras 3.15 `fit` overrides
+    that, so a frozen base must be a `PretrainedBase` (as `load_base` returns)
+    to keep its Dropout layers off, and `set_trainable` keeps every
+    BatchNormalization layer frozen (then it stays in inference mode), as
+    `03_fine_tuning.ipynb` measures on MobileNetV2.
     """
-    backbone = getattr(base, "tlh_backbone", DEFAULT_BACKBONE)
+    backbone = backbone_of(base)
+    active = training_only_layers(base)
+    if active and not isinstance(base, PretrainedBase):
+        raise ValueError(
+            f"base {base.name!r} has layers that act differently in training "
+            f"({', '.join(active[:3])}{' ...' if len(active) > 3 else ''}): even "
+            "frozen, fit would run them in training mode. Load the base with "
+            "tlh.models.load_base(...), or wrap it first: base_model = "
+            "tlh.models.as_pretrained_base(base_model)")
     inputs = keras.Input(shape=base.input_shape[1:], name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     x = BackbonePreprocess(backbone, name="preprocess")(x)
     x = base(x, training=False)
     for layer in head_layers(n_classes, head, dense, dropout):
         x = layer(x)
-    return keras.Model(inputs, x, name=f"{backbone}_{head}_classifier")
+    return CourseModel(inputs, x, name=f"{backbone}_{head}_classifier")
 
 
 def check_n_unfrozen(base: keras.Model, n_unfrozen) -> int:
@@ -251,11 +401,6 @@ def set_trainable(base: keras.Model, n_unfrozen: int) -> "LayerTable":
     for layer, flag in zip(base.layers, flags):
         layer.trainable = flag
     return layer_table(base)
-
-
-def _params(layer) -> int:
-    return int(sum(int(w.numpy().size) if hasattr(w, "numpy") else 0
-                   for w in layer.weights))
 
 
 def _count(variables) -> int:
@@ -371,16 +516,42 @@ def unfreeze_choices(base: keras.Model) -> list[tuple[str, int]]:
     return choices
 
 
+# The Keras releases the guard was checked with: `test_models.py` pins that
+# `fit` without a new compile still trains the old set, and fails on others.
+KERAS_CHECKED = ((3, 0), (3, 16))  # from 3.0 up to, not including, 3.16
+
+
+def _leaf_layers(model: keras.Model) -> list:
+    layers = []
+    for layer in model.layers:
+        layers += _leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return layers
+
+
+def _no_record_message(model) -> str:
+    if not getattr(model, "compiled", False):
+        return ("the model is not compiled: call model.compile(optimizer=..., "
+                "loss=..., metrics=...) before training")
+    return (f"the model {model.name!r} is not one of the course's models "
+            "(tlh.models.build_classifier, build_head, build_small_cnn), so "
+            "nothing recorded which weights compile was asked to train; build "
+            "it with those, or with tlh.models.CourseModel(inputs, outputs), "
+            "then call model.compile(...)")
+
+
 def stale_layers(model: keras.Model) -> list[str]:
-    """Layers whose `trainable` changed since `model.compile` (empty when fresh)."""
-    state = getattr(model, "_compiled_trainable_state", None)
-    if not getattr(model, "compiled", False) or state is None:
-        return []
-    changed = []
-    for layer in model._flatten_layers():
-        if layer not in state or state[layer] != layer.trainable:
-            changed.append(layer.name)
-    return changed
+    """Layers whose weights changed trainable state since `model.compile`.
+
+    Empty when fresh; raises RecompileNeededError when there is no compile
+    record to compare with (not compiled, or not a `CourseModel`).
+    """
+    record = getattr(model, "tlh_compiled_for", None)
+    if record is None or not getattr(model, "compiled", False):
+        raise RecompileNeededError(_no_record_message(model))
+    now = {id(v) for v in model.trainable_variables}
+    changed = now ^ record.trainable_ids
+    return [layer.name for layer in _leaf_layers(model)
+            if any(id(v) in changed for v in layer.weights)]
 
 
 def require_fresh_compile(model: keras.Model) -> None:
@@ -388,11 +559,8 @@ def require_fresh_compile(model: keras.Model) -> None:
 
     Keras 3 keeps training the variables it compiled for: after changing
     `trainable`, `fit` without a new `compile` silently trains the old set.
+    Also refuses when there is no compile record (see `CourseModel`).
     """
-    if not getattr(model, "compiled", False):
-        raise RecompileNeededError(
-            "the model is not compiled: call model.compile(optimizer=..., "
-            "loss=..., metrics=...) before training")
     changed = stale_layers(model)
     if changed:
         shown = ", ".join(changed[:6]) + (" ..." if len(changed) > 6 else "")
@@ -400,21 +568,12 @@ def require_fresh_compile(model: keras.Model) -> None:
             f"`trainable` changed since compile for {len(changed)} layer(s) "
             f"({shown}); Keras would keep training the old set. Call "
             "model.compile(...) again, with a new optimizer, before fit.")
-    if _optimizer_tracks_other_variables(model):
+    if model.tlh_compiled_for.optimizer_built_for_others:
         raise RecompileNeededError(
             "the model was compiled with an optimizer already used for another "
             "set of trainable weights; fit would fail with 'Unknown variable'. "
             "Pass a new optimizer, e.g. model.compile(optimizer="
             "keras.optimizers.Adam(lr), ...).")
-
-
-def _optimizer_tracks_other_variables(model: keras.Model) -> bool:
-    # A built optimizer only updates the variables it was built with.
-    optimizer = getattr(model, "optimizer", None)
-    tracked = getattr(optimizer, "_trainable_variables", None)
-    if not getattr(optimizer, "built", False) or tracked is None:
-        return False
-    return {id(v) for v in tracked} != {id(v) for v in model.trainable_variables}
 
 
 def build_small_cnn(input_shape, n_classes: int,
@@ -430,7 +589,7 @@ def build_small_cnn(input_shape, n_classes: int,
     x = keras.layers.Dense(128, activation="relu")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax",
                                  dtype="float32")(x)  # as in head_layers
-    return keras.Model(inputs, outputs, name="small_cnn")
+    return CourseModel(inputs, outputs, name="small_cnn")
 
 
 def default_augmentation(seed: int = 42) -> keras.Sequential:

@@ -1,6 +1,7 @@
 """Fine-tuning the top of a base on stored activations of its frozen layers.
 
-Taught in `03_fine_tuning.ipynb` ("a faster way"). When only the top k layers
+Used by `strategies` (notebook 04's comparison and sweep) and measured by
+`python -m tlhelpers bench` (`prefix_cache_speedup`). When only the top k layers
 of the base train and augmentation is off, the frozen layers below them give
 the same output for an image in every epoch. That output is computed once
 (`features.extract(base, items, layer=<last frozen layer>)`, stored on disk) and
@@ -19,16 +20,16 @@ import numpy as np
 
 from . import features
 from .data.pipeline import batch_size_for_replicas
-from .models import BackbonePreprocess, check_n_unfrozen
+from .models import BackbonePreprocess, CourseModel, backbone_of, check_n_unfrozen
 
 
 class NotStackableError(ValueError):
-    """The base cannot be split there; taught in `03_fine_tuning.ipynb`."""
+    """The base cannot be split there; met in `04_choosing_a_strategy.ipynb`."""
 
 
 @dataclasses.dataclass
 class StoredFit:
-    """What `fit_on_stored` did; taught in `03_fine_tuning.ipynb`."""
+    """What `fit_on_stored` did (`python -m tlhelpers bench` reports it)."""
 
     history: keras.callbacks.History
     top: keras.Model           # top layers + head, sharing weights with `model`
@@ -62,7 +63,7 @@ def _base_and_head(model: keras.Model, base: keras.Model) -> list[keras.layers.L
             "it cannot be stored. Build the model without augmentation "
             "(models.build_classifier(..., augmentation=None)), or train the "
             "full model with model.fit.")
-    backbone = getattr(base, "tlh_backbone", "vgg16")
+    backbone = backbone_of(base)
     preprocess = [layer for layer in layers[:at]
                   if isinstance(layer, BackbonePreprocess)]
     if len(preprocess) != 1 or preprocess[0].backbone != backbone:
@@ -79,7 +80,8 @@ def _base_and_head(model: keras.Model, base: keras.Model) -> list[keras.layers.L
 def frozen_layer(base: keras.Model, n_unfrozen: int) -> str:
     """The last frozen layer's name when the top `n_unfrozen` train.
 
-    Taught in `03_fine_tuning.ipynb`: its output is what gets stored.
+    Used in `04_choosing_a_strategy.ipynb` (through `strategies`): its output
+    is what gets stored.
     """
     n_unfrozen = check_n_unfrozen(base, n_unfrozen)
     if n_unfrozen >= len(base.layers):
@@ -93,7 +95,7 @@ def frozen_layer(base: keras.Model, n_unfrozen: int) -> str:
 def top_of_base(base: keras.Model, n_unfrozen: int) -> keras.Model:
     """The top `n_unfrozen` layers of `base` as a model sharing their weights.
 
-    Taught in `03_fine_tuning.ipynb`.
+    Used in `04_choosing_a_strategy.ipynb` (through `strategies`).
     Raises NotStackableError (a ValueError) when a connection skips over the
     cut, as in ResNet or MobileNetV2 blocks: the top then needs more than the
     last frozen layer's output.
@@ -124,10 +126,11 @@ def top_of_base(base: keras.Model, n_unfrozen: int) -> keras.Model:
 def top_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.Model:
     """Stored activations -> the top `n_unfrozen` base layers -> the head.
 
-    Taught in `03_fine_tuning.ipynb`. Every layer is the same object as in
-    `model`, so training this small model trains `model`. The top runs with
-    `training=False`, as the base does in `models.build_classifier`
-    (BatchNormalization stays in inference mode); the head runs as in `model`.
+    Used in `04_choosing_a_strategy.ipynb` (through `strategies`). Every
+    layer is the same object as in `model`, so training this small model
+    trains `model`. The top runs as the unfrozen base does in `model`
+    (BatchNormalization stays in inference mode: `set_trainable` keeps it
+    frozen); the head runs as in `model`.
     """
     head = _base_and_head(model, base)
     top = top_of_base(base, n_unfrozen)
@@ -135,7 +138,7 @@ def top_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.M
     x = top(inputs, training=False)
     for layer in head:
         x = layer(x)
-    return keras.Model(inputs, x, name=f"{model.name}_on_stored")
+    return CourseModel(inputs, x, name=f"{model.name}_on_stored")
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
@@ -167,7 +170,8 @@ def fit_on_stored(model: keras.Model, base: keras.Model, n_unfrozen: int,
                   progress: bool = True) -> StoredFit:
     """Fine-tune the top `n_unfrozen` base layers and the head on stored activations.
 
-    Taught in `03_fine_tuning.ipynb`: the same training as `model.fit` with
+    Used by `python -m tlhelpers bench`; notebook 04 trains the same
+    `top_model` through `strategies`. The same training as `model.fit` with
     those layers unfrozen and no augmentation, in a fraction of the time.
     Sets the trainable flags (`models.set_trainable`), stores the last frozen
     layer's output for `train_items` and `val_items` (lists of (path, label);

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import warnings
 
 import numpy as np
@@ -64,7 +66,7 @@ def test_second_call_loads_the_stored_features(base, items, calls):
 def test_stored_file_is_npz_without_pickle(base, items):
     result = features.extract(base, items, progress=False)
     with np.load(result.path, allow_pickle=False) as stored:
-        assert sorted(stored.files) == ["features", "labels"]
+        assert sorted(stored.files) == ["features", "group", "item_ids", "labels"]
         assert stored["features"].dtype == np.float32
         np.testing.assert_array_equal(stored["features"], result.features)
     assert not list(result.path.parent.glob("*.tmp"))
@@ -86,6 +88,78 @@ def test_a_touched_image_is_recomputed(base, items, calls):
     os.utime(items[2][0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     second = features.extract(base, items, progress=False)
     assert not second.from_cache and second.key != first.key and calls["n"] == 2
+
+
+def test_a_copy_keeping_size_and_mtime_is_recomputed(base, items, calls, tmp_path):
+    # What `cp -p`, `rsync -a` and `tar` do: other content, same size and mtime.
+    target = items[0][0]
+    other = imagefactory.write_jpeg(tmp_path / "other.jpg", size=(30, 30), seed=7)
+    old_bytes, new_bytes = target.read_bytes(), other.read_bytes()
+    n = max(len(old_bytes), len(new_bytes))  # JPEG readers stop at the end marker
+    target.write_bytes(old_bytes + b"\0" * (n - len(old_bytes)))
+    other.write_bytes(new_bytes + b"\0" * (n - len(new_bytes)))
+    first = features.extract(base, items, progress=False)
+    before = os.stat(target)
+    time.sleep(0.05)  # the change time has a coarse clock on some systems
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    shutil.copy2(other, target)  # cp -p
+    after = os.stat(target)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    second = features.extract(base, items, progress=False)
+    assert not second.from_cache and second.key != first.key and calls["n"] == 2
+    assert not np.allclose(second.features[0], first.features[0])
+
+
+def test_a_new_file_removes_the_files_it_replaces(base, items, calls, capsys):
+    train, val = items[:4], items[4:]
+    old_train = features.extract(base, train, progress=False)
+    old_val = features.extract(base, val, progress=False)
+    inner = features.extract(base, train, layer="block1_pool", progress=False)
+    capsys.readouterr()
+    imagefactory.write_jpeg(train[0][0], size=(30, 30), seed=99)
+    new_train = features.extract(base, train, progress=False)
+    assert new_train.key != old_train.key and new_train.path.exists()
+    assert not old_train.path.exists()  # same images, same base and layer
+    assert old_val.path.exists()        # another split: no image in common
+    assert inner.path.exists()          # another layer: its own group
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert "removed 1 feature file(s) stored before the images changed" in out
+    again = features.extract(base, train, progress=False)  # nothing to remove
+    assert again.from_cache and capsys.readouterr().out == ""
+    grown = features.extract(base, train + [items[4]], progress=False)
+    assert not new_train.path.exists() and grown.path.exists()
+    # val shares items[4] with the grown set: it is replaced too
+    assert not old_val.path.exists()
+    assert sorted(p.name for p in grown.path.parent.glob("*.npz")) == \
+        sorted([grown.path.name, inner.path.name])
+
+
+def test_the_key_names_the_preprocessing_function(base, items, monkeypatch):
+    import dataclasses
+
+    import keras
+
+    assert features.preprocess_name("vgg16").endswith("vgg16.preprocess_input")
+    assert features.preprocess_name("vgg16") != features.preprocess_name("resnet50")
+    before = features.cache_key(base, items, SIZE)
+    other = dataclasses.replace(models.BACKBONES["vgg16"],
+                                preprocess=keras.applications.mobilenet_v2
+                                .preprocess_input)
+    monkeypatch.setitem(models.BACKBONES, "vgg16", other)
+    assert features.cache_key(base, items, SIZE) != before
+
+
+def test_a_base_of_unknown_backbone_is_refused(items):
+    import keras
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    home_made = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs), name="mine")
+    with pytest.raises(ValueError, match=r"cannot tell which backbone.*'mine'.*"
+                       r"tlh_backbone"):
+        features.extract(home_made, items, progress=False)
+    home_made.tlh_backbone = "vgg16"
+    assert features.extract(home_made, items, progress=False).features.shape[0] == 6
 
 
 def test_other_images_or_labels_are_recomputed(base, items, calls):

@@ -161,6 +161,19 @@ def test_a_cut_across_a_skip_connection_is_refused():
     assert top.input_shape[1:] == (SIZE, SIZE, 4)
 
 
+def test_the_top_model_is_guarded_and_needs_a_known_backbone():
+    base = skip_base()
+    model = models.build_classifier(base, 2, dense=4)
+    top = prefix.top_model(model, base, 1)
+    assert isinstance(top, models.CourseModel)  # require_fresh_compile can check it
+    top.compile(optimizer=keras.optimizers.Adam(1e-3),
+                loss="sparse_categorical_crossentropy")
+    models.require_fresh_compile(top)
+    del base.tlh_backbone  # "resnetish" is no Keras application name
+    with pytest.raises(ValueError, match="cannot tell which backbone.*'resnetish'"):
+        prefix.top_model(model, base, 1)
+
+
 def test_mobilenet_inside_a_block_is_refused():
     base = models.load_base("mobilenet_v2", weights=None, input_shape=(SIZE, SIZE, 3))
     model = models.build_classifier(base, 2, dense=4)

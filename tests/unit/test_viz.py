@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 import tinymodel
 from tlhelpers import models, viz
+from tlhelpers.viz.images import RIGHT, WRONG
 
 SIZE = tinymodel.SIZE
 
@@ -56,8 +57,9 @@ def test_show_images_grid_titles_and_colours(images):
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 4
     assert shown[0].get_title() == "true: red\npred: red"
-    assert shown[0].title.get_color() != shown[1].title.get_color() or \
-        y[1] != 1
+    assert shown[1].get_title() == "true: red\npred: blue"
+    assert y[:4].tolist() == [0, 0, 0, 1]  # predictions [0, 1, 0, 0]: 2 wrong
+    assert [ax.title.get_color() for ax in shown] == [RIGHT, WRONG, RIGHT, WRONG]
     assert fig.get_suptitle() == "Four"
     assert fig.get_supxlabel()
 
@@ -316,13 +318,44 @@ def test_grad_cam_rejects_bad_classes_and_layers(classifier, images):
         viz.grad_cam(classifier, x[:2], layer="nope")
 
 
-def test_plot_grad_cam_rows_per_model(classifier, images):
+def twin(classifier, base, scale_predictions: float = 1.0):
+    """A second classifier on the same base, its last layer scaled."""
+    other = models.build_classifier(base, 3, dense=8)
+    other.set_weights(classifier.get_weights())
+    last = other.get_layer("predictions")
+    last.set_weights([w * scale_predictions for w in last.get_weights()])
+    return other
+
+
+def test_grad_cam_uses_the_score_before_the_softmax(classifier, base, images):
+    # x100 on the last layer: the same evidence, a far more confident model.
+    # The softmax's gradient then vanishes; the logit's only scales by 100.
+    x, _ = images
+    confident = twin(classifier, base, 100.0)
+    plain = viz.grad_cam(classifier, x)
+    sure = viz.grad_cam(confident, x)
+    assert sure.probabilities.max(axis=1).min() > 0.999
+    np.testing.assert_array_equal(sure.predicted, plain.predicted)
+    peaks = plain.heatmaps.reshape(len(x), -1).max(axis=1)
+    assert (peaks == 1).sum() >= 4  # most images show positive evidence
+    np.testing.assert_array_equal(sure.heatmaps.reshape(len(x), -1).max(axis=1),
+                                  peaks)
+    np.testing.assert_allclose(sure.heatmaps, plain.heatmaps, atol=1e-4)
+
+
+def test_plot_grad_cam_rows_per_model(classifier, base, images):
     x, y = images
-    fig = viz.plot_grad_cam({"before": classifier, "after": classifier}, x[:3],
+    after = twin(classifier, base)
+    kernel = after.get_layer("head_dense").kernel  # as training would move it
+    kernel.assign(np.random.default_rng(5).normal(0, 0.05, kernel.shape))
+    fig = viz.plot_grad_cam({"before": classifier, "after": after}, x[:3],
                             y[:3], ["red", "blue", "green"])
     assert set(fig.tlh_cams) == {"before", "after"}
-    np.testing.assert_allclose(fig.tlh_cams["before"].heatmaps,
-                               fig.tlh_cams["after"].heatmaps)
+    for name, model in (("before", classifier), ("after", after)):
+        np.testing.assert_allclose(fig.tlh_cams[name].heatmaps,
+                                   viz.grad_cam(model, x[:3]).heatmaps, atol=1e-6)
+    assert not np.allclose(fig.tlh_cams["before"].heatmaps,
+                           fig.tlh_cams["after"].heatmaps, atol=1e-3)
     assert len([ax for ax in fig.axes if ax.images]) == 3 * 3
     with pytest.raises(ValueError, match="labels has 2 entries"):
         viz.plot_grad_cam({"m": classifier}, x[:3], y[:2])

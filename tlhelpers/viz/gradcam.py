@@ -3,8 +3,9 @@
 Taught in `05_visualizing_features.ipynb` (before and after fine-tuning). The
 gradient of the class score with respect to a conv layer's maps, averaged over
 each map, weighs the maps; their weighted sum, clipped at zero, is the heatmap
-(Selvaraju et al., 2017). Works on a flat model and on a classifier with the
-base nested inside, as `models.build_classifier` makes it.
+(Selvaraju et al., 2017); the class score is the one before the softmax.
+Works on a flat model and on a classifier with the base nested inside, as
+`models.build_classifier` makes it.
 """
 
 from __future__ import annotations
@@ -35,12 +36,52 @@ class CamResult:
         return self.probabilities.argmax(axis=1)
 
 
+def _is_softmax(layer) -> bool:
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+
+
+def _class_scores(last):
+    """A function x -> (class scores, model output) for the model's last layer.
+
+    Grad-CAM needs the score before the softmax (Selvaraju et al.): the
+    softmax's gradient vanishes when the model is confident, so the maps of a
+    well-trained model would come out all zero. A layer with a softmax
+    activation is run once more as a linear copy with the same weights; the
+    user's model is not changed. Without a softmax, the output is the score.
+    """
+    if isinstance(last, keras.layers.Softmax):
+        return lambda x: (x, last(x))
+    if not _is_softmax(last):
+        def as_is(x):
+            out = last(x)
+            return out, out
+
+        return as_is
+    linear = last.__class__.from_config({**last.get_config(), "activation": "linear"})
+
+    def scores(x):
+        if not linear.built:
+            linear.build(tuple(x.shape))
+            linear.set_weights(last.get_weights())
+        return linear(x), last(x)
+
+    return scores
+
+
 def _forward_with_maps(model, layer: str):
-    """A function images -> (maps of `layer`, class probabilities), differentiable."""
+    """A function images -> (maps of `layer`, class scores, class probabilities)."""
     if any(item.name == layer for item in model.layers):
-        both = keras.Model(model.inputs, [model.get_layer(layer).output,
-                                          model.output])
-        return lambda images: both(images, training=False)
+        last = model.layers[-1]
+        both = keras.Model(model.inputs, [model.get_layer(layer).output, last.input])
+        scores = _class_scores(last)
+
+        def flat(images):
+            maps, x = both(images, training=False)
+            return (maps, *scores(x))
+
+        return flat
     base, _ = resolve_base(model)
     if base is model or layer not in [item.name for item in base.layers]:
         raise ValueError(f"layer={layer!r} is not in the model; conv layers: "
@@ -50,15 +91,16 @@ def _forward_with_maps(model, layer: str):
     before = [item for item in model.layers[:at]
               if not isinstance(item, keras.layers.InputLayer)]
     after = model.layers[at + 1:]
+    scores = _class_scores(after[-1]) if after else (lambda x: (x, x))
 
     def forward(images):
         x = images
         for item in before:
             x = item(x, training=False)
         maps, x = inner(x, training=False)
-        for item in after:
+        for item in after[:-1]:
             x = item(x, training=False)
-        return maps, x
+        return (maps, *scores(x))
 
     return forward
 
@@ -69,7 +111,8 @@ def grad_cam(model, images, layer: str | None = None, classes="predicted"
 
     Taught in `05_visualizing_features.ipynb`. `layer`: a conv layer (default:
     the last one). `classes`: "predicted", or the class ids to explain (e.g.
-    the true labels). A heatmap that is all zero means no positive evidence.
+    the true labels). The gradient is that of the class score before the
+    softmax. A heatmap that is all zero means no positive evidence.
     """
     import tensorflow as tf
 
@@ -77,7 +120,7 @@ def grad_cam(model, images, layer: str | None = None, classes="predicted"
     batch = tf.constant(image_batch(model, images))
     forward = _forward_with_maps(model, layer)
     with tf.GradientTape() as tape:
-        maps, probs = forward(batch)
+        maps, logits, probs = forward(batch)
         if len(probs.shape) != 2:
             raise ValueError(f"the model outputs shape {tuple(probs.shape)}; "
                              "expected (N, n_classes)")
@@ -95,8 +138,8 @@ def grad_cam(model, images, layer: str | None = None, classes="predicted"
         if int(tf.reduce_min(targets)) < 0 or \
                 int(tf.reduce_max(targets)) >= n_classes:
             raise ValueError(f"classes must be in 0..{n_classes - 1}")
-        chosen = tf.one_hot(targets, n_classes, dtype=probs.dtype)
-        score = tf.reduce_sum(probs * chosen)
+        chosen = tf.one_hot(targets, n_classes, dtype=logits.dtype)
+        score = tf.reduce_sum(logits * chosen)
     grads = tape.gradient(score, maps)
     if grads is None:
         raise ValueError(f"no gradient reaches layer={layer!r} from the output")

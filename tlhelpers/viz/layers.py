@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ..models import BACKBONES, BackbonePreprocess, layer_blocks
+from ..models import BackbonePreprocess, backbone_of, layer_blocks
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
@@ -39,8 +39,11 @@ def resolve_base(model) -> tuple[keras.Model, str | None]:
     if nested and not _has_conv(model):
         base = max(nested, key=lambda m: len(m.layers))
         backbone = backbone or getattr(base, "tlh_backbone", None)
-    if backbone is None and base.name in BACKBONES:
-        backbone = base.name
+    if backbone is None:
+        try:  # a `keras.applications` model recognised by its name
+            backbone = backbone_of(base)
+        except ValueError:
+            backbone = None  # a home-made model: images go in as they are
     return base, backbone
 
 
