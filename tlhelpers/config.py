@@ -92,12 +92,20 @@ def cache_dir(kind: str) -> Path:
 
     A read-only or full `TLH_HOME` fails here with a message naming it.
     """
+    import tempfile
+
     path = home() / kind
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        # A name of its own per call: callers in other threads or kernels probe
+        # the same folder at once, and one must not delete another's probe.
+        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        probe = Path(name)
+        try:
+            probe.write_bytes(b"ok")  # creating takes no space; writing does
+        finally:
+            probe.unlink(missing_ok=True)
     except OSError as err:
         raise OSError(
             f"cannot write to {path} ({err.strerror or err}). Set {HOME_ENV} to a "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 
 import pytest
 
 import imagefactory
-from tlhelpers.data import load_splits, scan_folder
+from tlhelpers.data import load_splits, make_dataset, scan_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:class folder")
 
@@ -136,3 +137,58 @@ def test_load_splits_on_a_path_that_is_not_a_folder(tmp_path, what):
         path.write_bytes(b"x")
     with pytest.raises(ValueError, match="neither a folder nor a registered"):
         load_splits(path, image_size=16, batch_size=2)
+
+
+# --- a file that breaks after the scan ------------------------------------------
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite", "delete"])
+def test_file_broken_after_the_scan_is_skipped_with_a_warning(tmp_path, damage):
+    root = imagefactory.make_folder(tmp_path / "d", per_class=5, fmt="PNG")
+    splits = load_splits(root, image_size=16, batch_size=4, train_per_class=None,
+                         val_per_class=None, seed=1)
+    victim = splits.files.train[3][0]
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:60])
+    elif damage == "overwrite":
+        victim.write_text("<html>403 Forbidden</html>")
+    else:
+        victim.unlink()
+    with pytest.warns(UserWarning) as caught:
+        n_train = epoch_count(splits.train_ds)
+    assert n_train == len(splits.files.train) - 1
+    named = [w for w in caught if victim.name in str(w.message)]
+    assert len(named) == 1, [str(w.message) for w in caught]
+    assert "check-data" in str(named[0].message)  # says how to find the rest
+    assert splits.train_ds.skipped.count == 1
+    assert victim in splits.train_ds.skipped.files
+    # The next epoch reads the cache: the same images, no second warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert epoch_count(splits.train_ds) == n_train
+    assert epoch_count(splits.val_ds) == len(splits.files.val)
+    assert splits.val_ds.skipped.count == 0
+
+
+def test_file_broken_after_the_scan_warns_once_without_a_cache(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "d", per_class=4)
+    items = [(p, 0) for p in sorted((root / "cats").iterdir())]
+    ds = make_dataset(items, 16, 2, cache=False, skip_unreadable=True)
+    items[1][0].write_bytes(b"")
+    with pytest.warns(UserWarning, match=items[1][0].name):
+        assert epoch_count(ds) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert epoch_count(ds) == 3  # read again, skipped again, said once
+    assert ds.skipped.count == 1
+
+
+def test_without_skipping_a_broken_file_fails_and_names_it(tmp_path):
+    # Stored features need one row per item: there a missing image must stop.
+    import tensorflow as tf
+
+    root = imagefactory.make_folder(tmp_path / "d", per_class=3)
+    items = [(p, 0) for p in sorted((root / "dogs").iterdir())]
+    items[0][0].write_bytes(b"not an image")
+    ds = make_dataset(items, 16, 2, cache=False)
+    with pytest.raises(tf.errors.OpError, match=items[0][0].name):
+        epoch_count(ds)

@@ -3,18 +3,49 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_NAME = re.compile(r"\b(\d\d_[a-z0-9_]+\.ipynb)\b")
+
+
+def course_map() -> list[str]:
+    """Notebook names in the order the README's course map lists them."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Course map", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [m.group(1) for line in rows if (m := NOTEBOOK_NAME.search(line))]
+
+
+def whats_next(path: Path) -> str:
+    """The markdown after the notebook's "What's next" heading."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return text.split("What's next", 1)[1] if "What's next" in text else ""
 
 
 def test_the_course_has_its_notebooks_in_teaching_order():
-    names = [nb.name for nb in NOTEBOOKS]
-    assert names and names[0].startswith("00_")
-    assert all(name[:2].isdigit() and name[2] == "_" for name in names)
+    # The order is listed once, in the README's course map; the file names'
+    # numbers must follow it, 00, 01, 02... with none missing or extra.
+    listed = course_map()
+    assert listed, "README.md has no course map rows naming notebooks"
+    assert [name[:2] for name in listed] == [f"{i:02d}" for i in range(len(listed))]
+    assert set(listed) == {nb.name for nb in NOTEBOOKS}
+    assert len(listed) == len(set(listed)), listed
+
+
+@pytest.mark.parametrize("index", range(len(NOTEBOOKS) - 1),
+                         ids=lambda i: NOTEBOOKS[i].name)
+def test_whats_next_names_the_next_notebook(index):
+    order = course_map()
+    here, after = order[index], order[index + 1]
+    named = NOTEBOOK_NAME.findall(whats_next(ROOT / "notebooks" / here))
+    assert named and named[0] == after, \
+        f"{here}: What's next names {named[:1] or 'nothing'}, expected {after}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -34,3 +65,34 @@ def test_notebook_has_the_course_frame(notebook):
                     "Key points", "Exercises", "What's next"):
         assert heading.lower() in text.lower(), f"{notebook.name} lacks {heading!r}"
 
+
+
+def required_distributions() -> set[str]:
+    """pyproject's dependencies and dev extra, normalised (`scikit-learn`, `pillow`)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return {re.split(r"[<>=!~\[; ]", spec, 1)[0].lower().replace("_", "-")
+            for spec in specs}
+
+
+def test_required_packages_are_imported_not_skipped():
+    # importorskip on a package the course requires turns a broken install
+    # into skipped tests and a green run; a plain import fails instead.
+    from importlib.metadata import packages_distributions
+
+    required = required_distributions()
+    owners = packages_distributions()
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"importorskip\(\s*['\"]([\w.]+)['\"]", text):
+            top = match.group(1).split(".")[0]
+            dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+            if dists & required:
+                line = text.count("\n", 0, match.start()) + 1
+                offenders.append(f"{path.relative_to(ROOT)}:{line} "
+                                 f"importorskip({match.group(1)!r})")
+    assert not offenders, ("required packages must be imported, not skipped: "
+                           + "; ".join(offenders))

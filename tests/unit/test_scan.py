@@ -87,6 +87,23 @@ def test_zoo_kinds_all_covered(zoo):
     assert tuple(zoo.good) == imagefactory.GOOD_KINDS
 
 
+def test_animated_gif_gives_its_first_frame(zoo):
+    # Frames are solid red, green, blue: only red may come out.
+    array = images.load_rgb(zoo.good["gif animated"])
+    assert (array.reshape(-1, 3) == (255, 0, 0)).all()
+
+
+def test_cmyk_jpeg_keeps_its_colours(zoo):
+    # The zoo's CMYK JPEG was drawn as rgb_image(size, 11) and converted.
+    array = images.load_rgb(zoo.good["jpeg CMYK"]).astype(int)
+    height, width = array.shape[:2]
+    source = np.asarray(imagefactory.rgb_image((width, height), 11)).astype(int)
+    # JPEG is lossy: close per pixel on average, very close on the mean colour.
+    # Inverted channels (a CMYK decoding bug) would be about 175 off.
+    assert np.abs(array - source).mean() < 12
+    assert np.abs(array.mean(axis=(0, 1)) - source.mean(axis=(0, 1))).max() < 3
+
+
 def test_exif_orientation_is_applied(zoo):
     # Saved 32 wide and 18 high with "rotate 90": it must load 32 high.
     assert images.load_rgb(zoo.good["jpeg exif rotated"]).shape == (32, 18, 3)
@@ -147,6 +164,20 @@ def test_split_layout(split_folder):
     assert set(scan.good) == {"train", "val"}
     assert {c: len(f) for c, f in scan.good["train"].items()} == {"cats": 6, "dogs": 6}
     assert {c: len(f) for c, f in scan.good["val"].items()} == {"cats": 3, "dogs": 3}
+
+
+@pytest.mark.parametrize("layout", ["flat", "split", "train only"])
+def test_good_files_reads_the_same_in_every_layout(tmp_path, layout):
+    root = imagefactory.make_folder(
+        tmp_path / "d", per_class=4, layout="flat" if layout == "flat" else "split",
+        val_per_class=2 if layout == "split" else 0)
+    scan = scan_folder(root)
+    for name in ("cats", "dogs"):
+        on_disk = sorted(p.resolve() for p in root.rglob(f"{name}/*.jpg"))
+        assert scan.good_files(name) == on_disk
+        assert len(on_disk) == (6 if layout == "split" else 4)
+    with pytest.raises(KeyError, match="'birds'.*classes: cats, dogs"):
+        scan.good_files("birds")
 
 
 def test_validation_folder_name_is_accepted(split_folder):

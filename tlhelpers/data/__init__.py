@@ -10,11 +10,13 @@ from .archive import ArchiveError, DownloadError, download, extract
 from .registry import DATASETS, DatasetSpec, DatasetUnavailableError, get_dataset
 from .scan import BadFile, FolderScan, scan_folder
 from .images import load_rgb, to_rgb
-from .pipeline import FileSplit, Splits, load_splits, make_dataset, split_files
+from .pipeline import (FileSplit, SkippedFiles, SkippedFileWarning, Splits,
+                       load_splits, make_dataset, split_files)
 
 __all__ = [
     "ArchiveError", "DownloadError", "download", "extract",
     "DATASETS", "DatasetSpec", "DatasetUnavailableError", "get_dataset",
     "BadFile", "FolderScan", "scan_folder", "load_rgb", "to_rgb",
-    "FileSplit", "Splits", "load_splits", "make_dataset", "split_files",
+    "FileSplit", "SkippedFiles", "SkippedFileWarning", "Splits", "load_splits",
+    "make_dataset", "split_files",
 ]

@@ -1,4 +1,4 @@
-"""Train/validation splits over good files, and tf.data pipelines with cache and prefetch.
+"""Train/validation splits over good files, and tf.data pipelines (cache, prefetch).
 
 Taught in `00_setup_and_data.ipynb`. The split is fixed and seeded when the
 folder has no `val/`; a per-class cap comes from the profile. Images arrive as
@@ -8,8 +8,9 @@ float32 RGB in 0..255: each backbone's own preprocessing is part of the model.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
-import random
+import threading
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import config
 from .images import load_rgb
-from .scan import FolderScan, scan_folder
+from .scan import FolderScan, _check_image, _shown, scan_folder
 
 
 @dataclasses.dataclass
@@ -84,10 +85,51 @@ def _check_fraction(val_fraction) -> float:
     return float(val_fraction)
 
 
+def _rank(path: Path, scan: FolderScan, salt: str) -> float:
+    """A number in [0, 1) fixed by `salt` and the file's path below its split folder.
+
+    The path counts from the class folder (`<class>/name.jpg`), so the same
+    photos rank the same in `DIR/<class>` and `DIR/train/<class>`.
+    """
+    parts = Path(path).relative_to(scan.root).parts
+    if scan.layout == "split":
+        parts = parts[1:]
+    # fsencode: a name that is not valid UTF-8 still hashes, to its bytes on disk.
+    key = os.fsencode("/".join(parts))
+    digest = hashlib.sha1(salt.encode() + b"\0" + key).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+
+def _hold_out(files: list[Path], scan: FolderScan, val_fraction: float,
+              seed: int) -> tuple[list[Path], list[Path]]:
+    """(train, val) for one class: each file's side depends on its own name only.
+
+    So adding photos never moves one that was there between train and val. A
+    class of two or more keeps at least one image on each side: the file
+    nearest the cut-off crosses over when the hash left a side empty (and may
+    cross back once added photos fill that side: only in such tiny classes).
+    """
+    if len(files) < 2:
+        return list(files), []
+    rank = {f: _rank(f, scan, f"{seed}-split") for f in files}
+    val = {f for f in files if rank[f] < val_fraction}
+    if not val:
+        val = {min(files, key=lambda f: (rank[f], f))}
+    elif len(val) == len(files):
+        val.discard(max(files, key=lambda f: (rank[f], f)))
+    return [f for f in files if f not in val], [f for f in files if f in val]
+
+
 def split_files(scan: FolderScan, train_per_class: int | None = None,
                 val_per_class: int | None = None, val_fraction: float = 0.2,
                 seed: int = 42) -> FileSplit:
-    """Fixed, seeded train/val file lists from a scan, capped per class."""
+    """Fixed, seeded train/val file lists from a scan, capped per class.
+
+    Taught in `00_setup_and_data.ipynb`. Without a `val/` folder, a hash of
+    each file's name and the seed picks its side (about `val_fraction` of
+    each class), and a cap keeps the files that hash lowest: adding photos
+    to a folder never moves an earlier one between the splits.
+    """
     if not scan.usable:
         raise ValueError(f"{scan.root} cannot be used for training: "
                          + "; ".join(scan.problems))
@@ -104,18 +146,17 @@ def split_files(scan: FolderScan, train_per_class: int | None = None,
         source = scan.good.get("train") or scan.good["all"]
         train_src, val_src = {}, {}
         for name in class_names:
-            files = sorted(source.get(name, []))
-            random.Random(f"{seed}-split-{name}").shuffle(files)
-            n_val = max(1, round(len(files) * val_fraction)) if len(files) > 1 else 0
-            val_src[name], train_src[name] = files[:n_val], files[n_val:]
+            train_src[name], val_src[name] = _hold_out(
+                sorted(source.get(name, [])), scan, val_fraction, seed)
 
     def take(src, cap, tag):
         items = []
         for label, name in enumerate(class_names):
             files = sorted(src.get(name, []))
             if cap is not None and len(files) > cap:
-                random.Random(f"{seed}-{tag}-{name}").shuffle(files)
-                files = sorted(files[:cap])
+                salt = f"{seed}-{tag}"
+                files = sorted(sorted(files, key=lambda f: (_rank(f, scan, salt),
+                                                            f))[:cap])
             items += [(f, label) for f in files]
         return items
 
@@ -146,13 +187,57 @@ def batch_size_for_replicas(batch_size: int, n_items: int) -> int:
     return max(replicas, first - first % replicas)
 
 
+class SkippedFileWarning(UserWarning):
+    """A file that decoded at the scan no longer does; the epoch goes on without it."""
+
+
+class SkippedFiles:
+    """The files a pipeline skipped (path -> reason); `ds.skipped` of `make_dataset`."""
+
+    def __init__(self):
+        self.files: dict[Path, str] = {}
+        self._lock = threading.Lock()  # decoding runs on several tf.data threads
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+    def add(self, path: Path, reason: str) -> bool:
+        """Record `path`; True the first time, so each file is reported once."""
+        with self._lock:
+            if path in self.files:
+                return False
+            self.files[path] = reason
+            return True
+
+    def __repr__(self) -> str:
+        return f"SkippedFiles({self.count} file(s))"
+
+
+def _why_unreadable(path: Path, err: Exception) -> str:
+    if not path.exists():
+        return "missing (deleted or moved after the scan)"
+    # The scan's wording ("truncated (...)", "empty file"), or the error itself.
+    return _check_image(path) or f"{type(err).__name__}: {err}"
+
+
 def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int,
-                 shuffle: bool = False, seed: int = 42, cache: bool = True):
+                 shuffle: bool = False, seed: int = 42, cache: bool = True,
+                 skip_unreadable: bool = False):
     """A batched tf.data pipeline of (float32 RGB 0..255, int label).
 
-    Decoding runs in parallel; decoded images are cached in memory after the
-    first epoch, then shuffled (each epoch anew) and prefetched. Under
-    several replicas the batch size splits evenly (`batch_size_for_replicas`).
+    Taught in `00_setup_and_data.ipynb`. Decoding runs in parallel; decoded
+    images are cached in memory as uint8 after the first epoch, then shuffled
+    (each epoch anew), batched, cast to float32 and prefetched. Under several
+    replicas the batch size splits evenly (`batch_size_for_replicas`).
+
+    skip_unreadable: a file that no longer decodes (changed after the scan) is
+        left out with a `SkippedFileWarning` and recorded in `ds.skipped`.
+        False (for one output per item, as stored features need): it stops
+        the epoch with an error naming the file.
+
+    `ds.tlh_rebuild()` gives the same pipeline with its shuffle order started
+    over (after `keras.utils.set_random_seed`), reading the same cache.
     """
     image_size = _check_count("image_size", image_size, MIN_IMAGE_SIZE,
                               allow_none=False)
@@ -163,27 +248,64 @@ def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int
     import tensorflow as tf
 
     batch_size = batch_size_for_replicas(batch_size, len(items))
+    skipped = SkippedFiles()
 
     # Bytes, not str: a file name that is not valid UTF-8 (copied from an old
     # camera or a Windows zip) cannot become a TF string otherwise.
     paths = [os.fsencode(p) for p, _ in items]
     labels = np.array([label for _, label in items], dtype=np.int32)
 
-    def decode(path):
-        return load_rgb(os.fsdecode(path), image_size)
+    def decode(raw):
+        path = Path(os.fsdecode(raw))
+        try:
+            return load_rgb(path, image_size), True
+        except Exception as err:  # any decoder failure: this file, not the epoch
+            reason = _why_unreadable(path, err)
+            if not skip_unreadable:
+                raise OSError(f"cannot load {_shown(path)}: {reason}. It decoded when "
+                              "the folder was scanned, so it changed since; run "
+                              "`python -m tlhelpers check-data DIR` on the dataset "
+                              "folder and build the pipeline again") from err
+            if skipped.add(path, reason):
+                warnings.warn(
+                    f"skipped {_shown(path)}: {reason}. It decoded when the folder "
+                    "was scanned, so it changed since; the epoch goes on without "
+                    "it. Run `python -m tlhelpers check-data DIR` on the dataset "
+                    "folder to list every bad file, then load the splits again",
+                    SkippedFileWarning)
+            return np.zeros((image_size, image_size, 3), np.uint8), False
 
     def load(path, label):
-        image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+        image, ok = tf.numpy_function(decode, [path], (tf.uint8, tf.bool),
+                                      stateful=False)
         image.set_shape((image_size, image_size, 3))
-        return tf.cast(image, tf.float32), label
+        ok.set_shape(())
+        return image, label, ok
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if skip_unreadable:
+        ds = ds.filter(lambda image, label, ok: ok)
+    ds = ds.map(lambda image, label, ok: (image, label))
     if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = ds.cache()  # uint8: a quarter of the memory float32 would take
+    decoded = ds
+
+    def batches():
+        ds = decoded
+        if shuffle:
+            ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        ds = ds.map(lambda images, y: (tf.cast(images, tf.float32), y),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+        ds.skipped = skipped
+        # Comparable runs (`training.fresh_dataset`): the shuffle starts over,
+        # on the same cache, so nothing is decoded twice.
+        ds.tlh_rebuild = batches
+        return ds
+
+    return batches()
 
 
 def load_splits(path=None, image_size: int | None = None,
@@ -224,7 +346,9 @@ def load_splits(path=None, image_size: int | None = None,
     if not files.val:
         raise ValueError(f"{folder}: no validation images; add a val/ folder or "
                          "more images per class")
+    # A file broken after the scan is skipped with a warning, never fatal.
     train_ds = make_dataset(files.train, image_size, batch_size, shuffle=True,
-                            seed=seed)
-    val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False)
+                            seed=seed, skip_unreadable=True)
+    val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
+                          skip_unreadable=True)
     return Splits(train_ds, val_ds, files.class_names, files, scan)

@@ -55,6 +55,19 @@ class FolderScan:
     def usable(self) -> bool:
         return not self.problems
 
+    def good_files(self, name: str) -> list[Path]:
+        """The good files of class `name` over every split, sorted, in any layout.
+
+        Taught in `00_setup_and_data.ipynb`. `good` is keyed by split, and its
+        keys depend on the layout ("train"/"val", or "all" for `DIR/<class>`);
+        this reads the same for all of them.
+        """
+        if name not in self.class_names:
+            raise KeyError(f"class {name!r} has no good image in {self.root}; "
+                           f"classes: {', '.join(self.class_names) or '(none)'}")
+        return sorted(f for per_class in self.good.values()
+                      for f in per_class.get(name, []))
+
     def counts(self) -> dict[str, dict[str, int]]:
         """class -> {"good": n, "bad": m} over all splits."""
         result: dict[str, dict[str, int]] = {}
