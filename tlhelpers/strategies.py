@@ -7,6 +7,11 @@ unfrozen top of the base on stored activations of the frozen layers below it
 (`tlhelpers.prefix`): without augmentation the frozen layers give the same
 output every epoch, so this is the same training as running the whole base,
 only much faster. Subsets of the training set are slices of the stored arrays.
+
+The tables rank strategies on the validation accuracy of the last epoch: the
+validation set does not also pick the epoch, which would flatter the winner
+(all the more for a strategy with more epochs). `best_val_accuracy` is kept,
+labelled as the best epoch's, for comparison only.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .figures import colour, new_figure
 from .training.recipes import check_epochs, check_lr, compile_for_training, fit
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
+RANKED_ON = "final_val_accuracy"  # the last epoch's: see the module docstring
 
 
 # ---------------------------------------------------------------- subsets
@@ -150,29 +156,25 @@ def cannot_cut(base: keras.Model, layer: str) -> bool:
     return False
 
 
-def head_of(model: keras.Model, base: keras.Model) -> list:
-    """The layers of a `models.build_classifier` model after its base."""
-    return model.layers[model.layers.index(base) + 1:]
-
-
 def stored_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.Model:
     """Stored activations -> the top `n_unfrozen` base layers -> the head.
 
     The layers are those of `model` (see `prefix.top_model`), so training this
-    trains `model`; depth 0 is the head alone on the stored features.
+    trains `model`; depth 0 is the head alone on the stored features. `prefix`
+    checks the model (no augmentation before the base, its preprocessing once).
     """
     if n_unfrozen:
         return prefix.top_model(model, base, n_unfrozen)
     inputs = keras.Input(shape=tuple(base.output.shape[1:]), name="stored_features")
     x = inputs
-    for layer in head_of(model, base):
+    for layer in prefix._base_and_head(model, base):
         x = layer(x)
-    return keras.Model(inputs, x, name=f"{model.name}_head_on_stored")
+    return models.CourseModel(inputs, x, name=f"{model.name}_head_on_stored")
 
 
 def copy_head(head_model: keras.Model, model: keras.Model, base: keras.Model) -> None:
     """Put a head trained on stored features (`models.build_head`) into `model`."""
-    for layer in head_of(model, base):
+    for layer in prefix._base_and_head(model, base):
         layer.set_weights(head_model.get_layer(layer.name).get_weights())
 
 
@@ -206,11 +208,20 @@ def _count(variables) -> int:
 def _fit_quiet(model, train, val, epochs, lr, seed):
     keras.utils.set_random_seed(seed)
     compile_for_training(model, lr)
-    return fit(model, train, val, epochs, live_plot=False)
+    # The last epoch's weights stay: picking the best epoch on the validation
+    # set would let the set that reports the accuracy also choose it.
+    return fit(model, train, val, epochs, live_plot=False, restore_best=False)
+
+
+def _final_val(result) -> float:
+    return float(result.history["val_accuracy"][-1])
 
 
 def _fine_tune_stored(model, base, depth, train, val, epochs, lr, seed):
-    """Unfreeze the top `depth` layers and train them with the head on stored arrays."""
+    """Unfreeze the top `depth` layers and train them with the head on stored arrays.
+
+    `prefix.fit_on_stored` on arrays already stored (and sliced to a subset).
+    """
     models.set_trainable(base, depth)
     top = stored_model(model, base, depth)
     return top, _fit_quiet(top, train, val, epochs, lr, seed)
@@ -230,7 +241,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
                        lr: float = 1e-5, seed: int = 42, stored=None,
                        progress: bool = True):
-    """Best validation accuracy and training seconds of each strategy at each size.
+    """Validation accuracy (last epoch) and training seconds of each strategy and size.
 
     Taught in `04_choosing_a_strategy.ipynb`. `files`: the FileSplit of
     `data.load_splits()` (`splits.files`); `sizes`: images per class (default:
@@ -239,9 +250,11 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     feature extraction trains the seed's head on stored features; fine-tuning
     continues from that head with the top `n_unfrozen` layers unfrozen at `lr`
     (its row reports the fine-tuning phase; seconds include the head phase).
-    `seconds` counts training only: the one pass of the base that stores the
-    activations is in `.attrs["prepare_seconds"]`. Returns a DataFrame with
-    `.attrs["histories"]`: (strategy, size) -> history.
+    `final_val_accuracy` is the last epoch's, on which the strategies are
+    ranked; `best_val_accuracy` is the best epoch's on the same validation
+    set (optimistic). `seconds` counts training only: the one pass of the
+    base that stores the activations is in `.attrs["prepare_seconds"]`.
+    Returns a DataFrame with `.attrs["histories"]`: (strategy, size) -> history.
     """
     import pandas as pd
 
@@ -259,7 +272,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     if stored is None:
         stored = store_activations(base_model, files, depths=(0, n_unfrozen),
                                    progress=progress)
-    val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False)
+    val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
+                          skip_unreadable=True)
     val_top = (stored.val[0], stored.val_labels)
     val_low = (stored.val[n_unfrozen], stored.val_labels)
     rows, histories = [], {}
@@ -268,12 +282,13 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
         hist = result.history
         rows.append({"strategy": strategy, "images_per_class": size,
                      "train_images": n_train,
+                     "final_val_accuracy": _final_val(result),
                      "best_val_accuracy": result.best_val_accuracy,
                      "final_train_accuracy": hist["accuracy"][-1],
                      "epochs": epochs, "seconds": round(seconds, 2)})
         histories[(strategy, size)] = hist
-        _say(progress, f"{strategy:>18}, {size:>4} per class: best val accuracy "
-                       f"{result.best_val_accuracy:.3f} in {seconds:.1f} s")
+        _say(progress, f"{strategy:>18}, {size:>4} per class: val accuracy "
+                       f"{_final_val(result):.3f} (last epoch) in {seconds:.1f} s")
 
     model = models.build_classifier(base_model, n_classes)
     with _Restore(model, base_model) as restore:
@@ -285,7 +300,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
             scratch = models.build_small_cnn((image_size, image_size, 3), n_classes,
                                              models.default_augmentation(seed))
             train_ds = make_dataset(items, image_size, batch_size, shuffle=True,
-                                    seed=seed)
+                                    seed=seed, skip_unreadable=True)
             result = _fit_quiet(scratch, train_ds, val_ds, scratch_epochs, 1e-3,
                                 seed)
             record("scratch", size, len(idx), result, result.seconds,
@@ -331,7 +346,9 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     stored features (`head_epochs`); every (depth, lr) run then starts from
     it, so runs differ only by depth and rate. Depth 0 keeps training the
     head alone. Returns a DataFrame (one row per run, with the validation
-    accuracy the runs started from) with `.attrs["histories"]`.
+    accuracy the runs started from: the head's last epoch) with
+    `.attrs["histories"]`. Runs are compared on `final_val_accuracy`;
+    `best_val_accuracy` (best epoch, same validation set) is optimistic.
     """
     import pandas as pd
 
@@ -351,7 +368,7 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     head_result = _fit_quiet(head, (stored.train[0], stored.train_labels),
                              (stored.val[0], stored.val_labels),
                              head_epochs, 1e-3, seed)
-    start = head_result.best_val_accuracy
+    start = _final_val(head_result)
     _say(progress, f"head trained: validation accuracy {start:.3f} "
                    f"({head_result.seconds:.1f} s); every run starts here")
     rows, histories = [], {}
@@ -441,13 +458,13 @@ def plot_by_size(results, title: str = "Strategies against training-set size"):
         part = results[results["strategy"] == strategy].sort_values(
             "images_per_class")
         style = dict(color=colour(i), marker="os^"[i % 3], label=strategy)
-        acc_ax.plot(part["images_per_class"], part["best_val_accuracy"], **style)
+        acc_ax.plot(part["images_per_class"], part["final_val_accuracy"], **style)
         time_ax.plot(part["images_per_class"], part["seconds"], **style)
     n_classes = results.attrs.get("n_classes")
     if n_classes:
         acc_ax.axhline(1 / n_classes, color="grey", linestyle=":",
                        label="guessing")
-    for ax, ylabel in ((acc_ax, "best validation accuracy"),
+    for ax, ylabel in ((acc_ax, "validation accuracy, last epoch"),
                        (time_ax, "training seconds")):
         ax.set_xlabel("training images per class")
         ax.set_ylabel(ylabel)
@@ -462,7 +479,7 @@ def plot_by_size(results, title: str = "Strategies against training-set size"):
 
 
 def plot_sweep(sweep, title: str = "Unfreeze depth and learning rate"):
-    """Best validation accuracy per depth, a bar per learning rate, and the start.
+    """Validation accuracy (last epoch) per depth, a bar per rate, and the start.
 
     Taught in `04_choosing_a_strategy.ipynb`. Returns the Figure.
     """
@@ -475,13 +492,14 @@ def plot_sweep(sweep, title: str = "Unfreeze depth and learning rate"):
         xs = np.arange(len(depths)) + (j - (len(lrs) - 1) / 2) * width
         style = dict(width=width, color=colour(j),
                      label=f"lr {lr:.0e}")
-        bars = ax.bar(xs, part["best_val_accuracy"], **style)
+        bars = ax.bar(xs, part["final_val_accuracy"], **style)
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
         time_ax.bar(xs, part["seconds"], **style)
     start = float(sweep["start_val_accuracy"].iloc[0])
     ax.axhline(start, color="grey", linestyle="--",
                label=f"start (head only) {start:.2f}")
-    for a, ylabel in ((ax, "best validation accuracy"), (time_ax, "seconds")):
+    for a, ylabel in ((ax, "validation accuracy, last epoch"),
+                      (time_ax, "seconds")):
         a.set_xticks(range(len(depths)), [str(d) for d in depths])
         a.set_xlabel("top layers unfrozen (4 = block5, 8 = block4 + block5)")
         a.set_ylabel(ylabel)
@@ -504,22 +522,25 @@ def noise_margin(accuracy: float, n_val: int) -> float:
 
 def winners(results):
     """Per size: the best strategy, the runner-up, whether the lead beats noise,
-    and the choice (the fastest strategy within noise of the best)."""
+    and the choice (the fastest strategy within noise of the best).
+
+    Ranked on `final_val_accuracy` (the last epoch's), not on the best epoch's.
+    """
     import pandas as pd
 
     n_val = int(results.attrs.get("n_val", 100))
     rows = []
     for size, part in results.groupby("images_per_class"):
-        ranked = part.sort_values("best_val_accuracy", ascending=False)
+        ranked = part.sort_values(RANKED_ON, ascending=False)
         first = ranked.iloc[0]
         second = ranked.iloc[1] if len(ranked) > 1 else None
-        lead = (first["best_val_accuracy"] - second["best_val_accuracy"]
+        lead = (first[RANKED_ON] - second[RANKED_ON]
                 if second is not None else float("nan"))
-        margin = noise_margin(first["best_val_accuracy"], n_val)
-        close = part[part["best_val_accuracy"] > first["best_val_accuracy"] - margin]
+        margin = noise_margin(first[RANKED_ON], n_val)
+        close = part[part[RANKED_ON] > first[RANKED_ON] - margin]
         choice = close.sort_values("seconds").iloc[0]["strategy"]
         rows.append({"images_per_class": size, "best": first["strategy"],
-                     "best_val_accuracy": first["best_val_accuracy"],
+                     "final_val_accuracy": first[RANKED_ON],
                      "runner_up": None if second is None else second["strategy"],
                      "lead": lead, "noise": margin, "clear": bool(lead >= margin),
                      "choice": choice})
@@ -543,7 +564,7 @@ def _measured(table, results) -> list[str]:
     for _, row in table.iterrows():
         best = _name(row["best"])
         head = (f"- **{int(row['images_per_class'])} images per class:** {best} scored "
-                f"best ({_pct(row['best_val_accuracy'])})")
+                f"best ({_pct(row['final_val_accuracy'])} after the last epoch)")
         if row["runner_up"] is None:
             lines.append(head + ".")
             continue
@@ -582,7 +603,7 @@ def _choices(table) -> list[str]:
 
 
 def _advice(results, n_val: int) -> list[str]:
-    acc = results.set_index(["strategy", "images_per_class"])["best_val_accuracy"]
+    acc = results.set_index(["strategy", "images_per_class"])[RANKED_ON]
     sizes = sorted(set(results["images_per_class"]))
     small, large = sizes[0], sizes[-1]
 
@@ -615,11 +636,12 @@ def _advice(results, n_val: int) -> list[str]:
 
 
 def _sweep_lines(sweep) -> list[str]:
-    best = sweep.sort_values("best_val_accuracy", ascending=False).iloc[0]
+    best = sweep.sort_values(RANKED_ON, ascending=False).iloc[0]
     start = float(sweep["start_val_accuracy"].iloc[0])
     lines = [f"- *Unfreeze a little, with a low rate.* The best sweep run unfroze "
              f"{int(best['n_unfrozen'])} layers at lr {best['lr']:.0e} "
-             f"({_pct(best['best_val_accuracy'])}; the head alone started at "
+             f"({_pct(best[RANKED_ON])} after its last epoch; the head alone "
+             f"started at "
              f"{_pct(start)})."]
     deep = sweep[sweep["n_unfrozen"] > 0]
     if len(deep) and deep["lr"].nunique() > 1:
@@ -634,16 +656,26 @@ def _sweep_lines(sweep) -> list[str]:
 def _caveats(results, n_val: int) -> list[str]:
     weights = results.attrs.get("weights", "?")
     lines = ["", "### Read with care", ""]
-    if weights != "imagenet":
-        lines.append(f"- The base ran with **{weights} weights**: nothing pretrained "
+    if weights == "random":
+        lines.append("- The base ran with **random weights**: nothing pretrained "
                      "was transferred. These numbers show the mechanics (what each "
                      "strategy costs, how the code behaves), not the benefit of "
                      "transfer learning. With ImageNet weights, feature extraction "
                      "and fine-tuning usually start far above scratch, even with a "
                      "handful of images per class.")
+    elif weights == "?":
+        lines.append("- Which weights the base ran with was not recorded: read "
+                     "the numbers as mechanics until you know.")
+    elif weights != "imagenet":
+        lines.append(f"- The base ran with weights from **{weights}**, not Keras' "
+                     "ImageNet file: what these numbers say about transfer depends "
+                     "on what those weights learned.")
     lines.append(f"- Each accuracy comes from {n_val} validation images and one "
                  "seed. Change the seed or the sizes and rerun before trusting a "
                  "ranking.")
+    lines.append("- Accuracies are those of each run's last epoch. The best "
+                 "epoch's (`best_val_accuracy`) is higher, but the validation "
+                 "set would then both choose the epoch and grade it.")
     lines.append("- Seconds count training only, on this machine as it was during "
                  "the run; fine-tuning here trains on stored activations, much "
                  "faster than running the whole base every epoch.")

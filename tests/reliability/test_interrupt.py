@@ -18,7 +18,7 @@ import pytest
 
 import tinymodel
 
-keras = pytest.importorskip("keras")
+import keras
 
 from tlhelpers import training  # noqa: E402
 from tlhelpers.config import PROJECT_ROOT  # noqa: E402
@@ -78,7 +78,19 @@ def test_interrupt_keeps_best_weights_history_and_logs_the_run(trained, capsys):
     assert row["best_val_accuracy"] == pytest.approx(result.best_val_accuracy)
     printed = capsys.readouterr().out
     assert "Interrupted after 2 of 5 epoch(s)" in printed
-    assert "run the same cell again" in printed
+    # fine_tune restores start_weights first: the cell repeats, not continues.
+    assert "starts over from start_weights" in printed
+    assert "training goes on from these weights" not in printed
+
+
+def test_an_interrupted_plain_fit_says_the_cell_goes_on(trained, capsys):
+    model, base_model, train_ds, val_ds, start = trained
+    model.set_weights(start)
+    training.compile_for_training(model, 1e-3)
+    result = training.fit(model, train_ds, val_ds, epochs=3, live_plot=False,
+                          callbacks=[InterruptIn(epoch=1, batch=1)])
+    assert result.interrupted and result.epochs_done == 1
+    assert "training goes on from these weights" in capsys.readouterr().out
 
 
 def test_interrupt_in_the_first_epoch_leaves_the_start_weights(trained, capsys):
@@ -124,8 +136,10 @@ def test_run_log_survives_a_process_that_dies_mid_run(tlh_home):
     second = reloaded.rows[1]
     assert (second["status"], second["epochs_done"]) == ("running", 1)
     assert second["best_val_accuracy"] == pytest.approx(0.55)
-    # No temporary files are left next to the log.
-    assert sorted(p.name for p in log.path.parent.iterdir()) == ["survivor.json"]
+    # No temporary files are left next to the log (the lock file stays: it is
+    # what writers of the log lock, and removing it would race with them).
+    assert sorted(p.name for p in log.path.parent.iterdir()) == [
+        "survivor.json", "survivor.json.lock"]
     assert json.loads(log.path.read_text())[0]["best_val_accuracy"] == 0.61
 
 

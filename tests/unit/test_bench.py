@@ -39,6 +39,7 @@ def test_bench_on_a_tiny_folder(tmp_path, capsys):
     assert result["prefix_detail"]["stored_layer"] == "block4_pool"
     assert set(result["goals"]) == set(bench.GOALS)
     assert any(line.startswith("feature_cache_speedup") for line in printed)
+    check_ratios(result)
 
     saved = list(out.glob("*.json"))
     assert len(saved) == 1
@@ -46,6 +47,60 @@ def test_bench_on_a_tiny_folder(tmp_path, capsys):
                         saved[0].name), saved[0].name
     assert json.loads(saved[0].read_text())["feature_cache_speedup"] == \
         result["feature_cache_speedup"]
+
+
+def close(value, expected, rel=0.05, abs_=0.1) -> bool:
+    """Equal within the rounding of the saved figures."""
+    return value == pytest.approx(expected, rel=rel, abs=abs_)
+
+
+def check_ratios(result: dict) -> None:
+    """Every ratio the benchmark reports is the quotient of the figures it names."""
+    cache = result["feature_compute_seconds"] / result["feature_load_seconds"]
+    assert close(result["feature_cache_speedup"], cache)
+    assert result["feature_compute_seconds"] == pytest.approx(
+        result["extraction"][-1]["seconds"], abs=1e-3)
+    # Loading stored features beats running VGG16 over the images again.
+    assert result["feature_cache_speedup"] > 1
+
+    p = result["prefix_detail"]
+    assert p["stored_epoch_seconds"] == pytest.approx(
+        sum(p["stored_epoch_seconds_before_after"]) / 2, abs=2e-3)
+    assert close(result["prefix_cache_speedup"],
+                 p["full_model_epoch_seconds"] / p["stored_epoch_seconds"],
+                 rel=0.1)
+    assert result["prefix_cache_speedup"] > 0
+
+    gflop = result["conv_gflops_per_image"]
+    for e in result["extraction"]:
+        # seconds are saved to 1 ms, seconds_per_image to 10 us
+        assert e["seconds_per_image"] == pytest.approx(
+            e["seconds"] / e["images"], abs=5e-4 / e["images"] + 1e-5)
+        assert close(e["gflops_per_second"], gflop * e["images"] / e["seconds"],
+                     rel=0.02, abs_=0.1)
+        assert e["fraction_of_peak"] == pytest.approx(
+            e["gflops_per_second"] / e["peak_gflops_around"], rel=0.05, abs=2e-3)
+        assert 0 < e["fraction_of_peak"]
+    last = result["extraction"][-1]
+    assert result["extraction_fraction_of_peak"] == last["fraction_of_peak"]
+    best = result["matmul_gflops"]["best"]
+    assert best >= last["peak_gflops_around"] - 0.1
+    assert result["extraction_fraction_of_best_peak"] == pytest.approx(
+        last["gflops_per_second"] / best, rel=0.05, abs=2e-3)
+    for name, goal in result["goals"].items():
+        assert goal["value"] == result[name]
+        op, target = goal["goal"].split()
+        assert goal["met"] == (goal["value"] >= float(target) if op == ">="
+                               else goal["value"] <= float(target))
+
+
+def test_ratio_checks_catch_a_wrong_ratio():
+    """The checks above can fail: a speed-up off by its inverse is caught."""
+    result = {"feature_compute_seconds": 2.0, "feature_load_seconds": 0.5,
+              "feature_cache_speedup": 0.2,
+              "extraction": [{"seconds": 2.0}]}
+    with pytest.raises(AssertionError):
+        check_ratios(result)
 
 
 def test_vgg16_flops_match_the_published_count():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from tlhelpers import models  # noqa: E402
 from tlhelpers.checks import nb03  # noqa: E402

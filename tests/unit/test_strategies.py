@@ -102,7 +102,7 @@ def test_copy_head_moves_trained_weights(base):
     head = models.build_head(base.output_shape[1:], len(CLASSES))
     model = models.build_classifier(base, len(CLASSES))
     strategies.copy_head(head, model, base)
-    for layer in strategies.head_of(model, base):
+    for layer in model.layers[model.layers.index(base) + 1:]:
         for mine, theirs in zip(layer.get_weights(),
                                 head.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(mine, theirs)
@@ -134,6 +134,11 @@ def test_compare_strategies_table(base, files):
     assert sorted(set(results["images_per_class"])) == [2, 5]
     assert sorted(set(results["train_images"])) == [2 * 3, 5 * 3]
     assert results["best_val_accuracy"].between(0, 1).all()
+    for _, row in results.iterrows():
+        val = results.attrs["histories"][(row["strategy"],
+                                          row["images_per_class"])]["val_accuracy"]
+        assert row["final_val_accuracy"] == pytest.approx(val[-1])
+        assert row["best_val_accuracy"] == pytest.approx(max(val))
     assert (results["seconds"] > 0).all()
     fine = results[results["strategy"] == "fine-tuning"]
     assert (fine["epochs"] == 2).all()        # head phase + fine-tuning phase
@@ -165,6 +170,17 @@ def test_unfreeze_sweep_table(base, files):
     assert histories[(3, 1e-2)]["loss"] != histories[(3, 1e-5)]["loss"]
 
 
+def test_the_head_alone_on_stored_features_refuses_augmentation(base):
+    model = models.build_classifier(base, len(CLASSES),
+                                    augmentation=models.default_augmentation())
+    # Augmented images give other features every epoch: nothing to store.
+    with pytest.raises(ValueError, match="layers before the base"):
+        strategies.stored_model(model, base, 0)
+    with pytest.raises(ValueError, match="layers before the base"):
+        strategies.copy_head(models.build_head(base.output_shape[1:], 3), model,
+                             base)
+
+
 def test_sweep_bad_parameters(base, files):
     with pytest.raises(ValueError, match="n_unfrozen"):
         strategies.unfreeze_sweep(base, files, depths=(99,), progress=False)
@@ -176,9 +192,12 @@ def test_sweep_bad_parameters(base, files):
                                   progress=False)
 
 
-def _results(acc: dict, n_val=100, weights="random"):
+def _results(acc: dict, n_val=100, weights="random", best=None):
+    """Final-epoch accuracies `acc`; the best epoch's from `best` (default: same)."""
+    best = best or {}
     rows = [{"strategy": s, "images_per_class": n, "train_images": 3 * n,
-             "best_val_accuracy": a, "final_train_accuracy": a, "epochs": 1,
+             "final_val_accuracy": a, "best_val_accuracy": best.get((s, n), a),
+             "final_train_accuracy": a, "epochs": 1,
              "seconds": 1.0 + i}
             for i, ((s, n), a) in enumerate(acc.items())]
     frame = pd.DataFrame(rows)
@@ -205,7 +224,8 @@ def test_decision_guide_is_written_from_the_numbers():
                         ("feature-extraction", 40): 0.50,
                         ("fine-tuning", 40): 0.75})
     text = strategies.decision_guide(results)
-    assert "**5 images per class:** feature extraction scored best (60%)" in text
+    assert ("**5 images per class:** feature extraction scored best (60% after "
+            "the last epoch)") in text
     assert "only 2 points ahead of fine-tuning" in text and "a tie" in text
     assert "25 points ahead of feature extraction" in text
     assert "fine-tuning clearly ahead" in text
@@ -238,13 +258,28 @@ def test_decision_guide_with_sweep():
     results = _results({("scratch", 5): 0.3, ("feature-extraction", 5): 0.5,
                         ("fine-tuning", 5): 0.5})
     sweep = pd.DataFrame({"n_unfrozen": [0, 4, 4], "lr": [1e-5, 1e-5, 1e-3],
-                          "best_val_accuracy": [0.5, 0.6, 0.3],
+                          "final_val_accuracy": [0.5, 0.6, 0.3],
                           "start_val_accuracy": [0.5] * 3,
                           "change": [0.0, 0.1, -0.2]})
     text = strategies.decision_guide(results, sweep)
     assert "unfroze 4 layers at lr 1e-05 (60%" in text
     assert "lr 1e-03 moved validation accuracy by -20 points" in text
     assert "tied with" in text
+
+
+def test_strategies_are_ranked_on_the_last_epoch_not_the_best():
+    # Scratch peaked at 0.9 in one epoch on the validation set, and ended at 0.5.
+    results = _results({("scratch", 5): 0.5, ("feature-extraction", 5): 0.7,
+                        ("fine-tuning", 5): 0.65},
+                       best={("scratch", 5): 0.9})
+    table = strategies.winners(results).set_index("images_per_class")
+    assert table.loc[5, "best"] == "feature-extraction"
+    assert table.loc[5, "final_val_accuracy"] == pytest.approx(0.7)
+    text = strategies.decision_guide(results)
+    assert "feature extraction scored best (70% after the last epoch)" in text
+    assert "90%" not in text
+    fig = strategies.plot_by_size(results)
+    assert "last epoch" in fig.axes[0].get_ylabel()
 
 
 def test_noise_margin_shrinks_with_more_images():
@@ -268,7 +303,7 @@ def test_charts_have_titles_and_labels():
     with pytest.raises(ValueError, match="columns"):
         strategies.plot_bars(frame, ["nope"])
     sweep = pd.DataFrame({"n_unfrozen": [0, 0, 4, 4], "lr": [1e-5, 1e-3] * 2,
-                          "best_val_accuracy": [0.5, 0.6, 0.55, 0.3],
+                          "final_val_accuracy": [0.5, 0.6, 0.55, 0.3],
                           "start_val_accuracy": [0.5] * 4,
                           "seconds": [1.0, 1.0, 3.0, 3.0]})
     fig = strategies.plot_sweep(sweep)

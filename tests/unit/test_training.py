@@ -13,7 +13,7 @@ import pytest
 
 import tinymodel
 
-keras = pytest.importorskip("keras")
+import keras
 
 from tlhelpers import models, training  # noqa: E402
 from tlhelpers.models import RecompileNeededError  # noqa: E402
@@ -131,6 +131,67 @@ def test_suggest_picks_the_steepest_fall():
     lrs = np.geomspace(1e-6, 1e-1, 6)
     losses = np.array([2.0, 1.99, 1.5, 1.0, 0.9, 3.0])
     assert training.suggest(lrs, losses) == pytest.approx(lrs[2])
+
+
+def test_lr_range_test_records_each_batch_own_loss(trained):
+    import tensorflow as tf
+
+    model, base_model, _, _, start = trained
+    model.set_weights(start)
+    models.set_trainable(base_model, 0)
+    x, y = tinymodel.images(per_class=8)
+    order = np.r_[0:4, 8:12, 4:8, 12:16]
+    x, y = x[order], y[order].copy()
+    y[4:8] = 1 - y[4:8]  # the second batch: wrong labels, another loss
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    training.compile_for_training(model, 1e-3)
+    own = [model.evaluate(x[i:i + 4], y[i:i + 4], verbose=0, return_dict=True)["loss"]
+           for i in (0, 4, 8, 12)]
+    # The batches differ, so a running mean would not match them.
+    assert abs(own[1] - own[0]) > 0.05 and abs(own[2] - own[1]) > 0.05
+    # Rates too small to move the weights; beta=0: the curve is the raw losses.
+    result = training.lr_range_test(model, ds, min_lr=1e-9, max_lr=1e-8,
+                                    num_steps=5, beta=0.0)
+    np.testing.assert_allclose(result.losses[:4], own, rtol=1e-3)
+    assert result.losses[4] == pytest.approx(own[0], rel=1e-3)  # repeated
+
+
+def test_suggest_ignores_the_rates_after_the_loss_diverged():
+    lrs = np.geomspace(1e-6, 1e-1, 8)
+    losses = np.array([2.0, 1.9, 1.5, 1.0, 0.9, np.nan, 0.1, 0.05])
+    assert training.suggest(lrs, losses) == pytest.approx(lrs[2])
+    losses[5] = np.inf
+    assert training.suggest(lrs, losses) == pytest.approx(lrs[2])
+    with pytest.raises(ValueError, match="min_lr"):
+        training.suggest(lrs, np.full(8, np.nan))
+
+
+def test_lr_range_test_puts_back_the_optimizer_its_rate_and_the_weights(trained):
+    model, base_model, train_ds, val_ds, start = trained
+    model.set_weights(start)
+    models.set_trainable(base_model, 3)
+    training.compile_for_training(model, 3e-4)
+    model.fit(train_ds, epochs=1, verbose=0)  # the optimizer now has state
+    optimizer = model.optimizer
+    state = [v.numpy().copy() for v in optimizer.variables]
+    weights = model.get_weights()
+    training.lr_range_test(model, train_ds, min_lr=1e-4, max_lr=1.0, num_steps=8)
+    assert model.optimizer is optimizer
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
+    assert same_weights([v.numpy() for v in model.optimizer.variables], state)
+    assert same_weights(model.get_weights(), weights)
+    models.require_fresh_compile(model)  # compiled as before: fit may go on
+    training.fit(model, train_ds, val_ds, epochs=1, live_plot=False)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
+
+
+def test_lr_range_test_leaves_an_uncompiled_model_needing_compile():
+    base = tinymodel.tiny_base()
+    model = models.build_classifier(base, 2, dense=4)
+    train_ds, val_ds = tinymodel.datasets()
+    training.lr_range_test(model, train_ds, min_lr=1e-4, max_lr=1.0, num_steps=6)
+    with pytest.raises(RecompileNeededError, match="not compiled"):
+        training.fit(model, train_ds, val_ds, epochs=1, live_plot=False)
 
 
 @pytest.mark.parametrize("lr", [0, -1e-3, 2.0, float("nan"), "fast", True])

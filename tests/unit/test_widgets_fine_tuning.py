@@ -14,8 +14,8 @@ import pytest
 
 import tinymodel
 
-pytest.importorskip("keras")
-widgets = pytest.importorskip("ipywidgets")
+import keras  # noqa: E402
+import ipywidgets as widgets  # noqa: E402
 
 from tlhelpers import training  # noqa: E402
 from tlhelpers.widgets import fine_tuning_panel, lr_finder_panel  # noqa: E402
@@ -201,3 +201,59 @@ def test_lr_finder_panel_alone_with_an_int(trained):
     assert slider.value == pytest.approx(finder.result.suggestion)
     with pytest.raises(ValueError, match="num_steps"):
         lr_finder_panel(model, base_model, train_ds, 3, slider, num_steps=1)
+
+
+def _shuffled(per_class: int = 10):
+    """A training set shuffled anew each epoch, as `data.make_dataset` makes it."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(tinymodel.images(per_class))
+    return ds.shuffle(2 * per_class, seed=1, reshuffle_each_iteration=True).batch(4)
+
+
+@pytest.mark.parametrize("how", ["function", "tlh_rebuild"])
+def test_two_runs_with_the_same_settings_give_the_same_history(how):
+    from tlhelpers import models
+
+    keras.utils.set_random_seed(0)
+    base_model = tinymodel.tiny_base()
+    # Dropout draws from a random state that get_weights does not hold.
+    model = models.build_classifier(base_model, 2, dense=8, dropout=0.5)
+    _, val_ds = tinymodel.datasets()
+    if how == "function":
+        train_ds = _shuffled
+    else:
+        train_ds = _shuffled()
+        train_ds.tlh_rebuild = _shuffled  # as data.make_dataset's datasets carry
+    training.train_head(model, base_model, _shuffled(), val_ds, epochs=1,
+                        live_plot=False)
+    panel = fine_tuning_panel(model, base_model, train_ds, val_ds,
+                              run_log=training.RunLog(f"same_{how}"), default_n=3,
+                              default_lr=1e-3, default_epochs=3, lr_steps=6)
+    first = panel.train().history
+    panel.lr_finder.find()  # iterates the training set and uses dropout
+    keras.utils.set_random_seed(123)  # other cells may reseed in between
+    second = panel.train().history
+    assert "done" in panel.status.value, panel.status.value
+    assert set(first) == set(second) and len(first["loss"]) == 3
+    for key in first:
+        np.testing.assert_allclose(second[key], first[key], rtol=1e-5, err_msg=key)
+
+
+def test_an_interrupted_panel_run_says_train_starts_over(panel, monkeypatch):
+    from tlhelpers.widgets import fine_tuning as module
+
+    real = module.fine_tune
+
+    def interrupted(*args, **kwargs):
+        class Stop(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                raise KeyboardInterrupt
+        return real(*args, callbacks=[Stop()], **kwargs)
+
+    monkeypatch.setattr(module, "fine_tune", interrupted)
+    panel.epochs.value = 2
+    result = panel.train()
+    assert result.interrupted and result.epochs_done == 0
+    assert "new run from the head-trained weights" in panel.status.value
+    assert "goes on from these weights" not in panel.status.value

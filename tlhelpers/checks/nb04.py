@@ -18,11 +18,11 @@ def check_best_strategy(answer, results, size: int | None = None) -> Verdict:
     if answer is None:
         return hint("Set `answer` to a strategy name. Keep the rows of `results` "
                     f"whose images_per_class is {size}, then look at "
-                    "best_val_accuracy.")
+                    "final_val_accuracy.")
     if answer not in STRATEGIES:
         return hint(f"Use one of the names in the table: {', '.join(STRATEGIES)}.")
     part = results[results["images_per_class"] == size]
-    scores = dict(zip(part["strategy"], part["best_val_accuracy"]))
+    scores = dict(zip(part["strategy"], part["final_val_accuracy"]))
     best = max(scores.values())
     if scores.get(answer) == best:
         tied = [name for name, score in scores.items() if score == best]
@@ -31,10 +31,10 @@ def check_best_strategy(answer, results, size: int | None = None) -> Verdict:
         return passed(f"{answer} scored {best:.0%} at {size} images per class"
                       f"{extra}. Is its lead beyond the noise the guide mentions?")
     if any(results[results["images_per_class"] != size]
-           .sort_values("best_val_accuracy").tail(1)["strategy"] == answer):
+           .sort_values("final_val_accuracy").tail(1)["strategy"] == answer):
         return hint(f"That one wins at another size; look only at {size} images "
                     "per class.")
-    return hint("Compare best_val_accuracy, not seconds or final training "
+    return hint("Compare final_val_accuracy, not seconds or final training "
                 "accuracy.")
 
 

@@ -2,7 +2,8 @@
 
 STRATEGY is `scratch` (notebook 01), `feature-extraction` (02: stored features
 and the seed's head) or `fine-tuning` (03: head, then the top N layers at a
-low rate). `--json` ends the output with one line of results.
+low rate). `--json` ends the output with one line of results. An interrupt
+(Ctrl-C) stops the run, reports what finished and exits with 130.
 """
 
 from __future__ import annotations
@@ -129,11 +130,13 @@ def execute(args) -> int:
             model = models.build_classifier(base_model, n_classes)
             head = training.train_head(model, base_model, train_ds, val_ds,
                                        epochs or profile.head_epochs, live_plot=False)
-            result = training.fine_tune(model, base_model, train_ds, val_ds,
-                                        opts["unfreeze"], opts["lr"],
-                                        epochs or profile.fine_tune_epochs,
-                                        live_plot=False)
-            epochs_run = head.epochs_done + result.epochs_done
+            result, epochs_run = head, head.epochs_done
+            if not head.interrupted:  # an interrupt stops the whole run
+                result = training.fine_tune(model, base_model, train_ds, val_ds,
+                                            opts["unfreeze"], opts["lr"],
+                                            epochs or profile.fine_tune_epochs,
+                                            live_plot=False)
+                epochs_run += result.epochs_done
     seconds = time.perf_counter() - started
     summary = {
         "strategy": args.strategy, "backbone": args.backbone if
@@ -142,13 +145,17 @@ def execute(args) -> int:
         "classes": class_names, "val_accuracy": result.best_val_accuracy,
         "epochs": epochs_run, "seconds": round(seconds, 1),
     }
+    # None when interrupted before the first epoch ended.
+    accuracy = ("n/a" if result.best_val_accuracy is None
+                else f"{result.best_val_accuracy:.3f}")
     print(f"{args.strategy}: best validation accuracy "
-          f"{result.best_val_accuracy:.3f} on {summary['val_images']} images, "
+          f"{accuracy} on {summary['val_images']} images, "
           f"{n_classes} classes, {epochs_run} epoch(s), {seconds:.0f} s "
-          f"(weights: {weights_used})")
+          f"(weights: {weights_used})"
+          + (" - interrupted" if result.interrupted else ""))
     if args.json:
         print(json.dumps(summary))
-    return 0
+    return 130 if result.interrupted else 0
 
 
 def _feature_extraction(base_model, splits, n_classes, epochs):

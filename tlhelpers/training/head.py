@@ -90,6 +90,8 @@ def retrain_head(train_features, val_features, n_classes: int, head: str = "flat
                        dropout=float(dropout))
     compile_for_training(model, lr)
     fit_kwargs.setdefault("live_plot", False)
+    fit_kwargs.setdefault("rerun_note", "Running the same cell again trains a new "
+                                        "head from the start.")
     result = fit(model, (x_train, y_train), (x_val, y_val), epochs, **fit_kwargs)
     params = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     return HeadResult(**dataclasses.asdict(result), head=head, dropout=float(dropout),

@@ -1,8 +1,9 @@
 """Learning-rate range test (as fastai's `lr_find`); taught in `03_fine_tuning.ipynb`.
 
 The rate grows exponentially batch by batch from `min_lr` to `max_lr` while
-the loss is recorded; the suggestion is where the smoothed loss falls fastest.
-The model's weights are restored afterwards, so the test changes nothing.
+each batch's own loss is recorded; the suggestion is where the smoothed loss
+falls fastest. The model's weights and its compiled optimizer (state and
+rate) are put back afterwards, so the test changes nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class _RateRamp(keras.callbacks.Callback):
         self.losses, self.avg, self.best, self.step = [], 0.0, math.inf, 0
 
     def on_train_batch_begin(self, batch, logs=None):
+        # Keras logs the mean loss since the epoch began; reset, the logged
+        # loss is this batch's own, and the curve no longer lags the rate.
+        self.model.reset_metrics()
         self.model.optimizer.learning_rate.assign(self.lrs[self.step])
 
     def on_train_batch_end(self, batch, logs=None):
@@ -64,13 +68,25 @@ class _RateRamp(keras.callbacks.Callback):
             self.model.stop_training = True  # the loss has blown up: stop
 
 
+def _compile_args(model: keras.Model) -> dict | None:
+    """The arguments of the model's last compile, with its optimizer object itself."""
+    if not getattr(model, "compiled", False):
+        return None
+    args = keras.saving.deserialize_keras_object(model.get_compile_config())
+    args["optimizer"] = model.optimizer  # the same object: its state and rate
+    return args
+
+
 def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
                   max_lr: float = 1.0, num_steps: int = 60,
                   beta: float = 0.9) -> LRRangeResult:
-    """Try rates from `min_lr` to `max_lr` over `num_steps` batches; weights are restored.
+    """Try rates from `min_lr` to `max_lr` over `num_steps` batches; nothing is changed.
 
     Taught in `03_fine_tuning.ipynb`. Uses the trainable layers the model has
-    now, so unfreeze first to test the rate for fine-tuning.
+    now, so unfreeze first to test the rate for fine-tuning. Afterwards the
+    model has its weights back and is compiled as before, with the same
+    optimizer (state and rate); a model not compiled before is left needing
+    `compile`.
     """
     min_lr, max_lr = check_lr(min_lr), check_lr(max_lr)
     if min_lr >= max_lr:
@@ -80,6 +96,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
         raise ValueError(f"num_steps={num_steps!r} is not valid; expected an "
                          "integer >= 5")
     saved = model.get_weights()
+    previous = _compile_args(model)
     lrs = np.geomspace(min_lr, max_lr, num_steps)
     ramp = _RateRamp(lrs, beta)
     compile_for_training(model, min_lr)
@@ -90,14 +107,30 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
                   verbose=0)
     finally:
         model.set_weights(saved)
+        # Left compiled at the last, largest rate, the next fit would train there.
+        if previous is not None:
+            model.compile(**previous)
+        else:
+            model.compiled = False  # fit then asks for compile, as before the test
     losses = np.array(ramp.losses)
     tried = lrs[:len(losses)]
     return LRRangeResult(tried, losses, suggest(tried, losses))
 
 
 def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
-    """The rate at the steepest fall of the loss, before its minimum."""
+    """The rate at the steepest fall of the loss, before its minimum.
+
+    Taught in `03_fine_tuning.ipynb`. The curve is cut at its first NaN or
+    infinite loss: the rates from there on diverged.
+    """
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    diverged = np.flatnonzero(~np.isfinite(losses))
+    if len(diverged):
+        lrs, losses = lrs[:diverged[0]], losses[:diverged[0]]
     if len(losses) < 3:
+        if not len(losses):
+            raise ValueError("every loss of the range test is NaN or infinite; "
+                             "lower min_lr and run the test again")
         return float(lrs[0])
     stop = int(np.argmin(losses)) + 1
     stop = max(stop, 3)

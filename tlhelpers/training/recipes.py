@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .. import config
 from ..data.pipeline import batch_size_for_replicas
-from ..models import require_fresh_compile, set_trainable
+from ..models import check_n_unfrozen, require_fresh_compile, set_trainable
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .runlog import RunLog
 
@@ -72,16 +73,61 @@ def _array_batch_sizes(train, val) -> dict:
     return sizes
 
 
+GO_ON = "To continue, run the same cell again: training goes on from these weights."
+
+
+def fresh_dataset(train_ds):
+    """The training set built anew, so its shuffle order starts over.
+
+    Taught in `03_fine_tuning.ipynb` (comparable runs). `train_ds`: a function
+    that builds it (called now), or a dataset that carries `tlh_rebuild`, a
+    function that builds it again; anything else (arrays, a dataset without
+    it) comes back as is. Reseed first (`keras.utils.set_random_seed`): a
+    seeded shuffle also depends on the global seed.
+    """
+    if isinstance(train_ds, tuple):
+        return train_ds
+    rebuild = getattr(train_ds, "tlh_rebuild", None)
+    if callable(rebuild):
+        return rebuild()
+    if callable(train_ds) and not hasattr(train_ds, "element_spec"):
+        return train_ds()
+    return train_ds
+
+
+def _seed_states(model: keras.Model) -> list:
+    # Dropout and augmentation draw from these; `get_weights` leaves them out.
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def random_states(model: keras.Model) -> list[np.ndarray]:
+    """The state of each random generator in the model (dropout, augmentation)."""
+    return [np.array(v.numpy()) for v in _seed_states(model)]
+
+
+def set_random_states(model: keras.Model, states: list) -> None:
+    """Put back states from `random_states`, so dropout and augmentation repeat."""
+    variables = _seed_states(model)
+    if len(states) != len(variables):
+        raise ValueError(f"states holds {len(states)} random states but the model "
+                         f"has {len(variables)}; take them from this model with "
+                         "random_states(model)")
+    for variable, state in zip(variables, states):
+        variable.assign(state)
+
+
 def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
-        callbacks=(), restore_best: bool = True, verbose: int = 0) -> FitResult:
+        callbacks=(), restore_best: bool = True, verbose: int = 0,
+        rerun_note: str = GO_ON) -> FitResult:
     """`model.fit` with the course's guards, live curves, best weights and run log.
 
     Taught in `03_fine_tuning.ipynb`. `train_ds` is a tf.data dataset or an
     `(x, y)` tuple of arrays (stored features). Refuses a stale compile. An interrupt
     (Kernel > Interrupt, Ctrl-C) keeps the best weights so far and the history,
-    records the partial run, and says how to continue.
+    records the partial run, and prints `rerun_note`: what running the cell
+    again does.
     """
     epochs = check_epochs(epochs)
     require_fresh_compile(model)
@@ -129,8 +175,7 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
     if interrupted and best_acc is not None:
         print(f"Interrupted after {epochs_done} of {epochs} epoch(s). The best "
               f"weights so far (val accuracy {best_acc:.3f}) are back in the "
-              "model and the partial run is in the run log. To continue, run "
-              "the same cell again: training goes on from these weights.")
+              f"model and the partial run is in the run log. {rerun_note}")
     elif interrupted:
         print(f"Interrupted after {epochs_done} of {epochs} epoch(s), before "
               "any epoch finished: the model has the weights it started with. "
@@ -152,17 +197,29 @@ def train_head(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
 def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
               n_unfrozen: int = 4, lr: float = 1e-5, epochs: int = 2,
               start_weights: list | None = None, run_log: RunLog | None = None,
-              **fit_kwargs) -> FitResult:
+              seed: int | None = None, **fit_kwargs) -> FitResult:
     """Phase two: unfreeze the top `n_unfrozen` base layers and train on with a low rate.
 
     Taught in `03_fine_tuning.ipynb`. `start_weights` (from `model.get_weights()`
-    after phase one) are restored first, so every run starts from the same point
-    and runs are comparable.
+    after phase one) are restored first, so every run starts from the same point.
+    With `seed`, the random generators are reseeded and the training set is
+    built anew (`fresh_dataset`), so runs also see the same batches in the
+    same order and are comparable.
     """
     lr = check_lr(lr)
     epochs = check_epochs(epochs)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed={seed!r} is not valid; expected an integer or None")
+    check_n_unfrozen(base_model, n_unfrozen)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    train_ds = fresh_dataset(train_ds)
     if start_weights is not None:
         model.set_weights(start_weights)
+        fit_kwargs.setdefault(
+            "rerun_note", "Running the same cell again starts over from "
+            "start_weights; to go on from these weights instead, call fine_tune "
+            "without start_weights.")
     set_trainable(base_model, n_unfrozen)
     compile_for_training(model, lr)
     fields = {"strategy": "fine-tuning",

@@ -2,11 +2,14 @@
 
 Taught in `03_fine_tuning.ipynb`. Rows live in a JSON file under
 `TLH_HOME/runs/`, rewritten through a temporary file and a rename, so a kernel
-restart (or an interrupt mid-write) never loses or breaks it.
+restart (or an interrupt mid-write) never loses or breaks it. Every change
+reads the file again under a lock and merges into it, so two kernels writing
+the same log (02 and 04 both write "course") keep each other's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 import json
@@ -20,12 +23,37 @@ COLUMNS = ["run", "strategy", "backbone", "weights", "n_unfrozen", "lr", "epochs
            "epochs_done", "best_val_accuracy", "seconds", "status", "started"]
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on `path` + ".lock" (waits for other processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if os.name == "nt":
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 class RunLog:
     """A persistent table of runs; shows as HTML in a notebook."""
 
     def __init__(self, name: str = "runs", path: str | Path | None = None):
         self.path = Path(path) if path else config.cache_dir("runs") / f"{name}.json"
-        self.rows: list[dict] = self._read()
+        with _locked(self.path):
+            self.rows: list[dict] = self._read()
 
     def _read(self) -> list[dict]:
         if not self.path.exists():
@@ -43,7 +71,7 @@ class RunLog:
             return []
 
     def save(self) -> None:
-        """Write all rows through a temporary file and a rename."""
+        """Write all rows through a temporary file and a rename (call under the lock)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp",
                                        dir=self.path.parent)
@@ -56,29 +84,36 @@ class RunLog:
             raise
 
     def add(self, **fields) -> int:
-        """Append a run and save; returns its run number."""
-        run = max((r.get("run", 0) for r in self.rows), default=0) + 1
-        row = {c: None for c in COLUMNS}
-        row.update(fields, run=run, status=fields.get("status", "running"),
-                   started=_dt.datetime.now().isoformat(timespec="seconds"))
-        self.rows.append(row)
-        self.save()
+        """Append a run and save; returns its run number (unique across kernels)."""
+        with _locked(self.path):
+            self.rows = self._read()  # rows other kernels added meanwhile
+            run = max((r.get("run") or 0 for r in self.rows), default=0) + 1
+            row = {c: None for c in COLUMNS}
+            row.update(fields, run=run, status=fields.get("status", "running"),
+                       started=_dt.datetime.now().isoformat(timespec="seconds"))
+            self.rows.append(row)
+            self.save()
         return run
 
     def update(self, run: int, **fields) -> None:
         """Change fields of a run and save."""
-        for row in self.rows:
-            if row.get("run") == run:
-                row.update(fields)
-                break
-        else:
-            raise KeyError(f"run {run} is not in {self.path}")
-        self.save()
+        with _locked(self.path):
+            mine = next((r for r in self.rows if r.get("run") == run), None)
+            self.rows = self._read()
+            row = next((r for r in self.rows if r.get("run") == run), None)
+            if row is None and mine is None:
+                raise KeyError(f"run {run} is not in {self.path}")
+            if row is None:  # cleared by another kernel while this run went on
+                row = mine
+                self.rows.append(row)
+            row.update(fields)
+            self.save()
 
     def clear(self) -> None:
         """Forget all runs (the file is rewritten empty)."""
-        self.rows = []
-        self.save()
+        with _locked(self.path):
+            self.rows = []
+            self.save()
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -3,7 +3,9 @@
 Taught in `03_fine_tuning.ipynb`. The panel wraps the plain functions the
 notebook also calls directly: `tlhelpers.training.fine_tune` (Train) and
 `tlhelpers.training.lr_range_test` (Find a learning rate). Every run starts
-from the same head-trained weights, so runs in the log are comparable.
+from the same head-trained weights, random states and seed, on a training set
+built anew (pass `train_ds` as a function that builds it, or a dataset with
+`tlh_rebuild`), so runs in the log see the same batches and are comparable.
 
 CSS classes (the browser test relies on them): `tlh-fine-tuning-panel`,
 `tlh-unfreeze`, `tlh-layer-table`, `tlh-lr`, `tlh-epochs`, `tlh-train`,
@@ -16,15 +18,19 @@ import html
 import math
 
 import ipywidgets as widgets
+import keras
 
 from .. import config
 from ..models import (check_n_unfrozen, layer_blocks, layer_table, set_trainable,
                       unfreeze_choices, unfrozen_flags)
 from ..training import LivePlot, RunLog, fine_tune, lr_range_test
-from ..training.recipes import check_epochs
+from ..training.recipes import (check_epochs, fresh_dataset, random_states,
+                                set_random_states)
 from .common import WIDE, has_image, lr_slider, message, scroll_box, show_figure
 
 MAX_EPOCHS = 20
+RERUN_NOTE = ("Train starts a new run from the head-trained weights; it does not "
+              "go on from these.")
 RUN_LOG_NAME = "03_fine_tuning"
 # run-log column -> header shown in the panel
 RUNLOG_COLUMNS = {"run": "run", "n_unfrozen": "N unfrozen", "lr": "rate",
@@ -123,6 +129,12 @@ def runlog_html(run_log: RunLog) -> str:
     return scroll_box(table, max_height=240)
 
 
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed={seed!r} is not valid; expected an integer")
+    return seed
+
+
 def _n_value(n_unfrozen) -> int:
     return int(n_unfrozen.value) if hasattr(n_unfrozen, "value") else n_unfrozen
 
@@ -136,7 +148,7 @@ class LRFinderPanel(widgets.VBox):
     """
 
     def __init__(self, model, base_model, train_ds, n_unfrozen, lr_slider,
-                 start_weights=None, num_steps: int = 15):
+                 start_weights=None, num_steps: int = 15, seed: int = 42):
         super().__init__()
         check_n_unfrozen(base_model, _n_value(n_unfrozen))
         if not isinstance(lr_slider, widgets.FloatLogSlider):
@@ -149,6 +161,7 @@ class LRFinderPanel(widgets.VBox):
         self.model, self.base_model, self.train_ds = model, base_model, train_ds
         self.n_unfrozen, self.lr_slider = n_unfrozen, lr_slider
         self.start_weights, self.num_steps = start_weights, num_steps
+        self.seed = _check_seed(seed)
         self.result = None
         self.also_disable: list = []  # the fine-tuning panel's controls
         self.find_button = widgets.Button(
@@ -186,8 +199,10 @@ class LRFinderPanel(widgets.VBox):
             set_trainable(self.base_model, n)
             low = self.lr_slider.base ** self.lr_slider.min
             high = self.lr_slider.base ** self.lr_slider.max
-            self.result = lr_range_test(self.model, self.train_ds, min_lr=low,
-                                        max_lr=high, num_steps=self.num_steps)
+            keras.utils.set_random_seed(self.seed)
+            self.result = lr_range_test(self.model, fresh_dataset(self.train_ds),
+                                        min_lr=low, max_lr=high,
+                                        num_steps=self.num_steps)
             show_figure(self.plot, self.result.figure(
                 title=f"Range test, top {n} layers unfrozen"))
             suggestion = self.result.suggestion
@@ -216,14 +231,16 @@ class LRFinderPanel(widgets.VBox):
 
 
 def lr_finder_panel(model, base_model, train_ds, n_unfrozen, lr_slider,
-                    start_weights=None, num_steps: int = 15) -> LRFinderPanel:
+                    start_weights=None, num_steps: int = 15,
+                    seed: int = 42) -> LRFinderPanel:
     """A 'Find a learning rate' box that fills `lr_slider` with one click.
 
     Taught in `03_fine_tuning.ipynb`. `n_unfrozen`: an int or a widget with
     `.value` (the panel's unfreeze slider). Wraps `lr_range_test`.
     """
     return LRFinderPanel(model, base_model, train_ds, n_unfrozen, lr_slider,
-                         start_weights=start_weights, num_steps=num_steps)
+                         start_weights=start_weights, num_steps=num_steps,
+                         seed=seed)
 
 
 class FineTuningPanel(widgets.VBox):
@@ -238,7 +255,7 @@ class FineTuningPanel(widgets.VBox):
     def __init__(self, model, base_model, train_ds, val_ds, start_weights=None,
                  run_log: RunLog | str | None = None, default_n: int = 4,
                  default_lr: float = 1e-5, default_epochs: int | None = None,
-                 lr_steps: int = 15):
+                 lr_steps: int = 15, seed: int = 42):
         super().__init__()
         n_layers = len(base_model.layers)
         default_n = check_n_unfrozen(base_model, default_n)
@@ -255,6 +272,9 @@ class FineTuningPanel(widgets.VBox):
         # A copy taken now when none is given: every run restarts from it.
         self.start_weights = (model.get_weights() if start_weights is None
                               else start_weights)
+        # Dropout and augmentation states too: get_weights leaves them out.
+        self.start_states = random_states(model)
+        self.seed = _check_seed(seed)
         self.run_log = run_log
         self.last_result = None
         self._busy = False
@@ -278,7 +298,7 @@ class FineTuningPanel(widgets.VBox):
         self.runlog = widgets.HTML()
         self.lr_finder = LRFinderPanel(model, base_model, train_ds, self.unfreeze,
                                        self.lr, start_weights=self.start_weights,
-                                       num_steps=lr_steps)
+                                       num_steps=lr_steps, seed=self.seed)
         self.lr_find_button = self.lr_finder.find_button
         self.lr_use_button = self.lr_finder.use_button
         self.lr_finder.also_disable = [self.train_button, self.unfreeze,
@@ -343,18 +363,20 @@ class FineTuningPanel(widgets.VBox):
         try:
             plot = LivePlot(output=self.plot,
                             title=f"N={n}, lr={lr:.1e}")
+            set_random_states(self.model, self.start_states)
             result = fine_tune(self.model, self.base_model, self.train_ds,
                                self.val_ds, n_unfrozen=n, lr=lr, epochs=epochs,
                                start_weights=self.start_weights,
-                               run_log=self.run_log, live_plot=plot)
+                               run_log=self.run_log, live_plot=plot,
+                               seed=self.seed, rerun_note=RERUN_NOTE)
             self.last_result = result
             best = ("n/a" if result.best_val_accuracy is None
                     else f"{result.best_val_accuracy:.3f}")
             if result.interrupted:
                 self.status.value = message(
                     f"Run {result.run} interrupted after {result.epochs_done} "
-                    f"epoch(s); the best weights so far are kept (best "
-                    f"validation accuracy {best}).", "warning")
+                    f"epoch(s); the best weights so far are in the model (best "
+                    f"validation accuracy {best}). {RERUN_NOTE}", "warning")
             else:
                 self.status.value = message(
                     f"Run {result.run} done: best validation accuracy {best} "
@@ -379,15 +401,18 @@ class FineTuningPanel(widgets.VBox):
 def fine_tuning_panel(model, base_model, train_ds, val_ds, start_weights=None,
                       run_log: RunLog | str | None = None, default_n: int = 4,
                       default_lr: float = 1e-5, default_epochs: int | None = None,
-                      lr_steps: int = 15) -> FineTuningPanel:
+                      lr_steps: int = 15, seed: int = 42) -> FineTuningPanel:
     """The fine-tuning panel; taught in `03_fine_tuning.ipynb`.
 
     start_weights: the head-trained weights every run starts from (default:
     the model's weights now). run_log: a `RunLog` or its name (default
     "03_fine_tuning"); its rows show at once, so a reopened notebook shows
     earlier runs. default_epochs: default the profile's `fine_tune_epochs`.
+    train_ds: a dataset, or a function that builds it (then every run sees
+    the same batch order). seed: reseeds every run and the range test.
     """
     return FineTuningPanel(model, base_model, train_ds, val_ds,
                            start_weights=start_weights, run_log=run_log,
                            default_n=default_n, default_lr=default_lr,
-                           default_epochs=default_epochs, lr_steps=lr_steps)
+                           default_epochs=default_epochs, lr_steps=lr_steps,
+                           seed=seed)

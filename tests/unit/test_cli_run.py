@@ -1,0 +1,73 @@
+"""`python -m tlhelpers run`: each strategy succeeds on a tiny folder; an interrupt
+in the first epoch is reported, not a crash.
+
+In-process (TensorFlow is already imported), with random weights at 32x32.
+"""
+
+from __future__ import annotations
+
+import json
+
+import imagefactory
+import pytest
+
+import keras  # noqa: E402
+
+from tlhelpers.cli import main  # noqa: E402
+
+FAST = ["--profile", "quick", "--image-size", "32", "--epochs", "1"]
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLH_PROFILE", "quick")  # `run --profile` sets it
+    return imagefactory.make_folder(tmp_path / "d", ("red", "blue"), per_class=6,
+                                    layout="split", val_per_class=3)
+
+
+def summary_of(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_run_scratch_succeeds(folder, capsys):
+    assert main(["run", "scratch", "--data", str(folder), *FAST, "--json"]) == 0
+    out = capsys.readouterr().out
+    summary = summary_of(out)
+    assert summary["strategy"] == "scratch" and summary["backbone"] == "small_cnn"
+    assert summary["weights"] == "none" and summary["epochs"] == 1
+    assert (summary["train_images"], summary["val_images"]) == (12, 6)
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert f"best validation accuracy {summary['val_accuracy']:.3f}" in out
+
+
+def test_run_fine_tuning_json(folder, capsys):
+    status = main(["run", "fine-tuning", "--data", str(folder), *FAST,
+                   "--weights", "random", "--unfreeze", "4", "--lr", "1e-4",
+                   "--json"])
+    assert status == 0
+    summary = summary_of(capsys.readouterr().out)
+    assert summary["strategy"] == "fine-tuning" and summary["backbone"] == "vgg16"
+    assert summary["weights"] == "random"
+    assert summary["epochs"] == 2  # one head epoch, one fine-tuning epoch
+    assert summary["classes"] == ["blue", "red"]
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "fine-tuning"])
+def test_an_interrupt_in_the_first_epoch_is_reported(strategy, folder, capsys,
+                                                     monkeypatch):
+    calls = []
+
+    def interrupted_fit(self, *args, **kwargs):
+        calls.append(self.name)
+        raise KeyboardInterrupt  # as Ctrl-C in the first batch
+
+    monkeypatch.setattr(keras.Model, "fit", interrupted_fit)
+    status = main(["run", strategy, "--data", str(folder), *FAST,
+                   "--weights", "random", "--json"])
+    out = capsys.readouterr().out
+    assert status == 130
+    assert "best validation accuracy n/a" in out and "interrupted" in out
+    assert summary_of(out)["val_accuracy"] is None
+    assert summary_of(out)["epochs"] == 0
+    assert len(calls) == 1  # fine-tuning does not start after an interrupted head
