@@ -3,7 +3,9 @@
 Taught in `05_visualizing_features.ipynb`, after the Keras example "Visualizing
 what convnets learn" (F. Chollet): start from a grey image with a little noise
 and change its pixels, step by step, in the direction that raises one filter's
-mean activation. All chosen filters of a layer are optimised together, one
+mean response. The response is taken before the layer's ReLU: deep filters
+are all silent on a noise canvas, and a silent ReLU passes no gradient, so
+ascent on the activation itself gains exactly nothing there. All chosen filters of a layer are optimised together, one
 image per filter in one batch, so a layer costs one forward and backward pass
 per step.
 """
@@ -26,12 +28,12 @@ class PatternSet:
     layer: str
     filters: list[int]
     images: np.ndarray        # (n, h, w, 3) uint8, display-ready
-    start: np.ndarray         # (n,) mean activation of each filter before
+    start: np.ndarray         # (n,) mean pre-activation of each filter before
     end: np.ndarray           # (n,) and after gradient ascent
 
     @property
     def gain(self) -> np.ndarray:
-        """How much each filter's mean activation rose."""
+        """How much each filter's mean response (before its ReLU) rose."""
         return self.end - self.start
 
 
@@ -47,14 +49,17 @@ def _deprocess(batch: np.ndarray, crop: int) -> np.ndarray:
     return np.stack(out)
 
 
-def resized_base(model, size: int | None):
+def resized_base(model, size: int | None, copy: bool = False):
     """The base rebuilt for `size` x `size` inputs with the same weights.
 
     Convolutions do not care about the input size, and a smaller canvas makes
-    gradient ascent several times cheaper.
+    gradient ascent several times cheaper. `copy`: rebuild even at the same
+    size, so the caller may change the copy's layers.
     """
     base, backbone = resolve_base(model)
-    if size is None or int(size) == base.input_shape[1]:
+    if size is None:
+        size = base.input_shape[1]
+    if int(size) == base.input_shape[1] and not copy:
         return model
     size = check_positive_int("size", size, 8)
     shape = (size, size, int(base.input_shape[-1]))
@@ -84,7 +89,11 @@ def filter_patterns(model, layer: str, filters=8, steps: int = 20,
     if not float(step_size) > 0:
         raise ValueError(f"step_size={step_size!r} is not valid; expected a "
                          "number > 0")
-    model = resized_base(model, size)
+    model = resized_base(model, size, copy=True)
+    target = resolve_base(model)[0].get_layer(layer)
+    if hasattr(target, "activation"):
+        # On the copy only: the learner's model keeps its ReLU.
+        target.activation = keras.activations.linear
     extractor = layer_model(model, [layer])
     depth = int(extractor.outputs[0].shape[-1])
     if isinstance(filters, (int, np.integer)) and not isinstance(filters, bool):
