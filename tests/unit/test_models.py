@@ -250,8 +250,10 @@ def test_a_frozen_base_drops_nothing_during_fit():
 def test_load_base_returns_a_pretrained_base(vgg):
     assert isinstance(vgg, models.PretrainedBase)
     assert vgg.name == "vgg16"
-    assert [layer.name for layer in vgg.layers][:2] == ["input_layer",
-                                                        "block1_conv1"]
+    # Keras numbers input layers per process (input_layer_60 late in a run).
+    assert vgg.layers[0].name.startswith("input_layer")
+    assert [layer.name for layer in vgg.layers][1:3] == ["block1_conv1",
+                                                         "block1_conv2"]
 
 
 # --- freezing the top N layers --------------------------------------------------------
