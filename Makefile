@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
-SHARED_FLOWERS := $(abspath ../shared/datasets/tf_flowers_small)
 
 .PHONY: bootstrap system-deps lab test test-unit test-notebooks course bench clean-notebooks
 

@@ -26,7 +26,9 @@ import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
-DEFAULT_DATASET = "/work/shared/datasets/tf_flowers_small"
+# The registry entry shipped in data/: the lab needs no network and no path
+# outside the repository (an outer TLH_DATASET still wins).
+DEFAULT_DATASET = "flowers-small"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

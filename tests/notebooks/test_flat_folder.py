@@ -1,11 +1,11 @@
 """The course on every folder layout: `DIR/<class>`, `DIR/train/<class>`, both splits.
 
 The default `flowers` download and most learners' own photos are flat
-(`DIR/<class>/*.jpg`); CI's copy of the flowers is split (`train/`, `val/`).
+(`DIR/<class>/*.jpg`); the shipped subset is split (`train/`, `val/`).
 Here the same photos are laid out flat and train-only (links, not copies), and
 the CLI's scan and notebooks 00 (the data) and 01 (trains a small CNN) run on
 them headless, as `make course` runs them. The dataset is `TLH_DATASET` when
-that is a folder, else `../shared/datasets/tf_flowers_small` beside the repository.
+that is a folder, else the subset shipped in `data/flowers-small`.
 """
 
 from __future__ import annotations
@@ -20,21 +20,22 @@ import pytest
 from tlhelpers import config
 from tlhelpers.cli import main as cli_main
 from tlhelpers.cli.course import run_notebook
-from tlhelpers.data import scan_folder
+from tlhelpers.data import registry, scan_folder
 
 NOTEBOOKS = config.PROJECT_ROOT / "notebooks"
-SHARED_FLOWERS = config.PROJECT_ROOT.parent / "shared" / "datasets" / "tf_flowers_small"
+SHIPPED_FLOWERS = registry.shipped_folder(registry.DATASETS["flowers-small"])
 
 
 @pytest.fixture(scope="module")
 def source() -> Path:
-    """The photos to lay out: TLH_DATASET if it is a folder, else the shared subset."""
+    """The photos to lay out: TLH_DATASET if it is a folder, else the shipped subset."""
     named = os.environ.get("TLH_DATASET", "").strip()
-    for candidate in ([Path(named).expanduser()] if named else []) + [SHARED_FLOWERS]:
-        if candidate.is_dir():
-            return candidate.resolve()
-    pytest.skip(f"no dataset folder: TLH_DATASET={named or '(unset)'} is not a "
-                f"folder and {SHARED_FLOWERS} does not exist")
+    if named and Path(named).expanduser().is_dir():
+        return Path(named).expanduser().resolve()
+    # Shipped with the repository: missing means a broken checkout, not a skip.
+    assert SHIPPED_FLOWERS.is_dir(), registry.missing_shipped_message(
+        registry.DATASETS["flowers-small"])
+    return SHIPPED_FLOWERS
 
 
 def link_tree(files_by_class: dict[str, list[Path]], root: Path) -> Path:

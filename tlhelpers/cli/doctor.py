@@ -111,7 +111,17 @@ def check_data_and_weights(timeout: float) -> list[Finding]:
     elif requested in registry.DATASETS:
         spec = registry.DATASETS[requested]
         description = registry.describe_default_dataset()
-        if "cached" in description:
+        if spec.is_shipped:
+            # Shipped with the repository: no network, and nothing comes back
+            # by itself if it is missing.
+            if registry.shipped_folder(spec).is_dir():
+                found.append(Finding(OK, "dataset", description))
+            else:
+                found.append(Finding(
+                    FAIL, "dataset", description,
+                    f"`git checkout -- {spec.shipped}` in the repository; or set "
+                    "TLH_DATASET=flowers (a download) or to a folder of images"))
+        elif "cached" in description:
             found.append(Finding(OK, "dataset", description))
         elif registry.host_reachable(spec.url, timeout):
             found.append(Finding(OK, "dataset",

@@ -1,7 +1,9 @@
 """Dataset registry (name -> url, size, sha256, license) and `get_dataset`.
 
 Taught in `00_setup_and_data.ipynb`. Modelled on d2l's DATA_HUB: notebooks name
-a dataset, never a path. `TLH_DATASET` may name a registry entry or a folder.
+a dataset, never a path. `TLH_DATASET` may name a registry entry or a folder;
+without it the profile picks: `flowers-small` (shipped in `data/`) for quick,
+the `flowers` download for full.
 """
 
 from __future__ import annotations
@@ -15,19 +17,25 @@ from pathlib import Path
 
 from .. import config
 from .archive import ArchiveError, DownloadError, download, extract
+from .scan import IMAGE_SUFFIXES
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """One downloadable dataset."""
+    """One dataset: an archive to download, or a folder shipped in the repository."""
 
     name: str
-    url: str
-    size: int
-    sha256: str
+    url: str     # the archive; empty for a shipped folder
+    size: int    # bytes of the archive, or of the shipped folder's files
+    sha256: str  # of the archive, or of the shipped folder's SHA256SUMS
     license: str
     credit: str
     subdir: str  # the folder inside the archive that holds the class folders
+    shipped: str = ""  # a shipped folder, relative to the project root
+
+    @property
+    def is_shipped(self) -> bool:
+        return bool(self.shipped)
 
 
 DATASETS = {
@@ -42,22 +50,67 @@ DATASETS = {
                "photographer, credited in the archive's LICENSE.txt",
         subdir="flower_photos",
     ),
+    # 80 train + 30 val photos per class of the same dataset, longer side
+    # 192 px: small enough to ship, so the quick profile needs no network.
+    "flowers-small": DatasetSpec(
+        name="flowers-small",
+        url="",
+        size=6_505_169,
+        sha256="cae3128b7286b40350e2486257d6dc20300f4cfbb0cc98edb33a8c2afac01c56",
+        license="CC BY 2.0 (https://creativecommons.org/licenses/by/2.0/)",
+        credit="550 photos of flower_photos by the TensorFlow team; each photo "
+               "by its Flickr photographer, credited in data/flowers-small/"
+               "LICENSE.txt",
+        subdir="",
+        shipped="data/flowers-small",
+    ),
 }
-DEFAULT_DATASET = "flowers"
+# The quick profile (tests, CI, a first run) must work with no network; the
+# full profile trains on all 3,670 photos.
+DEFAULT_DATASETS = {"full": "flowers", "quick": "flowers-small"}
 
 
 class DatasetUnavailableError(RuntimeError):
     """The dataset is neither on disk nor downloadable from here."""
 
 
+def default_dataset() -> str:
+    """The registry entry the active profile uses when `TLH_DATASET` is unset."""
+    return DEFAULT_DATASETS[config.profile_name()]
+
+
 def requested_dataset() -> str:
-    """The dataset named by `TLH_DATASET`, or the default registry entry."""
-    return os.environ.get(config.DATASET_ENV, "").strip() or DEFAULT_DATASET
+    """The dataset named by `TLH_DATASET`, or the active profile's default."""
+    return os.environ.get(config.DATASET_ENV, "").strip() or default_dataset()
 
 
 def dataset_root(name: str) -> Path:
     """Where a registry dataset is extracted under `TLH_HOME`."""
     return config.home() / "datasets" / name
+
+
+def shipped_folder(spec: DatasetSpec) -> Path:
+    """Where a shipped dataset sits in this checkout."""
+    return config.PROJECT_ROOT / spec.shipped
+
+
+def count_images(folder: Path) -> int:
+    """Image files under `folder`, hidden files left out (a file walk, no decoding)."""
+    return sum(1 for path in folder.rglob("*")
+               if path.suffix.lower() in IMAGE_SUFFIXES
+               and not path.name.startswith(".") and path.is_file())
+
+
+def missing_shipped_message(spec: DatasetSpec) -> str:
+    return (
+        f"The dataset {spec.name!r} ships with the course but is missing from "
+        f"{shipped_folder(spec)}. Three ways out:\n"
+        f"  1. restore it: `git checkout -- {spec.shipped}` in the repository, "
+        f"or clone the repository again (an installed package has no data/);\n"
+        f"  2. set {config.DATASET_ENV}=flowers to download the whole dataset "
+        f"({DATASETS['flowers'].size / 1e6:.0f} MB);\n"
+        f"  3. point {config.DATASET_ENV} at a folder of images "
+        f"(DIR/<class>/*.jpg or DIR/train|val/<class>/*.jpg).")
 
 
 def _extracted_folder(spec: DatasetSpec) -> Path:
@@ -93,7 +146,7 @@ def unavailable_message(spec: DatasetSpec, reason: str) -> str:
 
 def get_dataset(name_or_path: str | os.PathLike | None = None,
                 progress: bool = True) -> Path:
-    """The folder of a dataset: a folder as it is, a registry name downloaded once.
+    """A dataset's folder: a folder as is, a registry name shipped or downloaded once.
 
     Taught in `00_setup_and_data.ipynb`.
     """
@@ -106,6 +159,11 @@ def get_dataset(name_or_path: str | os.PathLike | None = None,
         raise ValueError(
             f"dataset={requested!r} is neither a folder nor a registered dataset; "
             f"registered: {', '.join(sorted(DATASETS))}")
+    if spec.is_shipped:
+        folder = shipped_folder(spec)
+        if not folder.is_dir():
+            raise DatasetUnavailableError(missing_shipped_message(spec))
+        return folder
     folder = _extracted_folder(spec)
     if (dataset_root(spec.name) / ".complete").exists() and folder.is_dir():
         return folder
@@ -133,6 +191,11 @@ def describe_default_dataset() -> str:
     spec = DATASETS.get(requested)
     if spec is None:
         return f"{requested!r} (unknown: not a folder or a registered name)"
+    if spec.is_shipped:
+        folder = shipped_folder(spec)
+        if not folder.is_dir():
+            return f"{spec.name} (shipped, but missing from {spec.shipped})"
+        return f"{spec.name} (shipped, {count_images(folder)} photos)"
     if (dataset_root(spec.name) / ".complete").exists():
         return f"{spec.name} (cached)"
     return f"{spec.name} (not downloaded yet)"
