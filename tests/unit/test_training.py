@@ -156,6 +156,16 @@ def test_lr_range_test_records_each_batch_own_loss(trained):
     assert result.losses[4] == pytest.approx(own[0], rel=1e-3)  # repeated
 
 
+def test_a_loss_near_zero_doubling_is_not_divergence():
+    # A head trained to a loss of 0.01: batch noise must not end the test.
+    assert not training.lr_finder.has_diverged(0.05, 0.01)
+    assert not training.lr_finder.has_diverged(0.35, 0.01)
+    assert training.lr_finder.has_diverged(0.45, 0.01)
+    assert training.lr_finder.has_diverged(2.1, 0.5)
+    assert not training.lr_finder.has_diverged(1.9, 0.5)
+    assert training.lr_finder.has_diverged(float("nan"), 0.5)
+
+
 def test_suggest_ignores_the_rates_after_the_loss_diverged():
     lrs = np.geomspace(1e-6, 1e-1, 8)
     losses = np.array([2.0, 1.9, 1.5, 1.0, 0.9, np.nan, 0.1, 0.05])

@@ -44,6 +44,20 @@ class LRRangeResult:
         return fig
 
 
+# Below this best loss, "four times the best" is noise, not divergence.
+DIVERGENCE_FLOOR = 0.1
+
+
+def has_diverged(smoothed: float, best: float) -> bool:
+    """Whether the range test should stop: the loss is four times its best.
+
+    Taught in `03_fine_tuning.ipynb`. Below `DIVERGENCE_FLOOR` the best loss
+    counts as the floor: a trained head's loss of 0.01 rising to 0.05 is
+    noise, and stopping there would leave a curve of a few batches.
+    """
+    return not math.isfinite(smoothed) or smoothed > 4 * max(best, DIVERGENCE_FLOOR)
+
+
 class _RateRamp(keras.callbacks.Callback):
     def __init__(self, lrs, beta):
         super().__init__()
@@ -63,9 +77,8 @@ class _RateRamp(keras.callbacks.Callback):
         self.losses.append(smoothed)
         self.best = min(self.best, smoothed)
         self.step += 1
-        if self.step >= len(self.lrs) or not math.isfinite(smoothed) \
-                or smoothed > 4 * self.best:
-            self.model.stop_training = True  # the loss has blown up: stop
+        if self.step >= len(self.lrs) or has_diverged(smoothed, self.best):
+            self.model.stop_training = True
 
 
 def _compile_args(model: keras.Model) -> dict | None:
