@@ -1,4 +1,6 @@
-"""Command line: `python -m tlhelpers doctor | prefetch | check-data | run | bench | course`.
+"""Command line: `python -m tlhelpers COMMAND`, one module per command.
+
+Commands: doctor, prefetch, check-data, run, bench, course, lab.
 
 Taught in `00_setup_and_data.ipynb` and the README. Exit codes: 0 success,
 1 the task could not be done (the message says why and how to fix it),

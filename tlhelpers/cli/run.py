@@ -22,7 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("strategy", choices=STRATEGIES, metavar="STRATEGY",
                         help=" | ".join(STRATEGIES))
     parser.add_argument("--data", help="image folder or registry name "
-                                       "(default: TLH_DATASET or flowers)")
+                                       "(default: TLH_DATASET, else the profile's "
+                                       "dataset: flowers-small on quick, "
+                                       "flowers on full)")
     parser.add_argument("--backbone", default="vgg16")
     parser.add_argument("--weights", default="imagenet",
                         help="imagenet | random | path to a weights file")
