@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 __all__ = ["Verdict", "hint", "passed"]
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 
 def check_train_images_per_class(answer, splits) -> Verdict:
     """Exercise 1: a dict class -> number of training images the pipeline yields."""
     expected = splits.files.counts()["train"]
     if answer is None:
-        return hint("Set `answer` to a dict such as {'daisy': 40, ...}. "
+        return your_turn("Set `answer` to a dict such as {'daisy': 40, ...}. "
                     "`splits.files.train` lists (path, label) pairs.")
     if not isinstance(answer, dict):
         return hint("Use a dict: class name -> count.")
@@ -26,7 +26,7 @@ def check_train_images_per_class(answer, splits) -> Verdict:
 def check_batch_shape(answer, train_ds) -> Verdict:
     """Exercise 2: the shape of one batch of images, as a tuple."""
     if answer is None:
-        return hint("Take one batch with `next(iter(train_ds))` and look at "
+        return your_turn("Take one batch with `next(iter(train_ds))` and look at "
                     "`images.shape`.")
     images, _ = next(iter(train_ds))
     expected = tuple(int(d) for d in images.shape)

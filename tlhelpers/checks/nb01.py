@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 
 def _as_number(answer):
@@ -23,7 +23,7 @@ def check_conv_params(answer, kernel: int = 3, channels_in: int = 32,
     weights = kernel * kernel * channels_in * filters
     expected = weights + filters
     if answer is None:
-        return hint("Set `answer` to a whole number. Each filter looks at a "
+        return your_turn("Set `answer` to a whole number. Each filter looks at a "
                     f"{kernel}x{kernel} patch of every input channel.")
     value = _as_number(answer)
     if value is None:
@@ -58,7 +58,7 @@ def check_gap(answer, history) -> Verdict:
     train, val = float(values["accuracy"][-1]), float(values["val_accuracy"][-1])
     expected = train - val
     if answer is None:
-        return hint("Set `answer` to a number. `history_aug.history` is a dict "
+        return your_turn("Set `answer` to a number. `history_aug.history` is a dict "
                     "of lists, one value per epoch.")
     value = _as_number(answer)
     if value is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 VGG16_POOLS = 5       # each max-pooling layer halves height and width
 VGG16_CHANNELS = 512  # channels of the last block
@@ -20,7 +20,7 @@ def check_feature_shape(answer, image_size: int = 150) -> Verdict:
     """Exercise 1: the shape of one feature map of VGG16 (no top) at `image_size`."""
     expected = expected_feature_shape(image_size)
     if answer is None:
-        return hint("Set `answer` to a tuple (height, width, channels). Look at "
+        return your_turn("Set `answer` to a tuple (height, width, channels). Look at "
                     "how the shape shrank from the images to the stored features "
                     "above.")
     try:
@@ -50,7 +50,7 @@ def check_feature_shape(answer, image_size: int = 150) -> Verdict:
 def check_gap_head(answer, dropout: float = 0.5, epochs: int = 10) -> Verdict:
     """Exercise 2: a `retrain_head` result with global average pooling and dropout."""
     if answer is None:
-        return hint("Call `tlh.training.retrain_head(train_features, "
+        return your_turn("Call `tlh.training.retrain_head(train_features, "
                     "val_features, n_classes, ...)` and set `answer` to what it "
                     "returns.")
     needed = ("head", "dropout", "epochs_done", "best_val_accuracy",

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from ..models import (layer_blocks, layer_table, stale_layers, unfrozen_flags)
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 
 def _is_int(value) -> bool:
@@ -27,6 +27,9 @@ def _top_blocks_n(base_model, blocks: int) -> int:
 
 def check_unfreeze_depth(n, base_model) -> Verdict:
     """Exercise 1: the N that unfreezes the top two blocks (block4 and block5)."""
+    if n is None:
+        return your_turn("Set the answer to a whole number: how many layers, "
+                         "counted from the top of base_model.layers, must train?")
     if not _is_int(n):
         return hint("Set the answer to a whole number: how many layers, counted "
                     "from the top of base_model.layers, must train?")
@@ -53,6 +56,8 @@ def check_unfreeze_depth(n, base_model) -> Verdict:
 
 def check_block_params(value, base_model, n_unfrozen: int = 4) -> Verdict:
     """Exercise 2: the trainable parameters the top N layers of the base add."""
+    if value is None:
+        return your_turn("Set the answer to a number of parameters (an integer).")
     if not isinstance(value, numbers.Number) or isinstance(value, bool):
         return hint("Set the answer to a number of parameters (an integer).")
     table = layer_table(base_model, unfrozen_flags(base_model, n_unfrozen))
@@ -108,6 +113,8 @@ def check_ready_to_fine_tune(model, base_model, n_unfrozen: int = 8,
 
 def check_lr_choice(lr, result) -> Verdict:
     """Exercise 4: a rate read from a range test (`LRRangeResult`) curve."""
+    if lr is None:
+        return your_turn("Set the answer to a positive number, e.g. 3e-4.")
     if not isinstance(lr, numbers.Real) or isinstance(lr, bool) \
             or not math.isfinite(lr) or lr <= 0:
         return hint("Set the answer to a positive number, e.g. 3e-4.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 
@@ -16,7 +16,7 @@ def check_best_strategy(answer, results, size: int | None = None) -> Verdict:
                     "second argument.")
     size = sizes[0] if size is None else size
     if answer is None:
-        return hint("Set `answer` to a strategy name. Keep the rows of `results` "
+        return your_turn("Set `answer` to a strategy name. Keep the rows of `results` "
                     f"whose images_per_class is {size}, then look at "
                     "final_val_accuracy.")
     if answer not in STRATEGIES:
@@ -47,7 +47,7 @@ def check_unfrozen_params(answer, base_model, n_unfrozen: int = 8) -> Verdict:
     layers = base_model.layers[len(base_model.layers) - n_unfrozen:]
     expected = _params(layers)
     if answer is None:
-        return hint(f"Set `answer` to a whole number: add up `count_params()` of "
+        return your_turn(f"Set `answer` to a whole number: add up `count_params()` of "
                     f"the last {n_unfrozen} layers in `base_model.layers`.")
     try:
         value = int(answer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Verdict, hint, passed
+from .core import Verdict, hint, passed, your_turn
 
 
 def check_best_block(answer, probe: dict) -> Verdict:
@@ -10,7 +10,7 @@ def check_best_block(answer, probe: dict) -> Verdict:
     scores = next(iter(probe.values()))  # the first line: the loaded base
     best = max(scores, key=scores.get)
     if answer is None:
-        return hint("Set `answer` to a block name such as 'block2_pool'. "
+        return your_turn("Set `answer` to a block name such as 'block2_pool'. "
                     "`probe` maps each line's label to {block: accuracy}.")
     if answer not in scores:
         return hint(f"Use one of the probed blocks: {', '.join(scores)}.")
@@ -26,7 +26,7 @@ def check_moved_layers(answer, changes) -> Verdict:
     """Exercise 2: how many layers with weights moved during fine-tuning."""
     expected = int((changes["relative_change"] > 0).sum())
     if answer is None:
-        return hint("Count the rows of `changes` whose `relative_change` is "
+        return your_turn("Count the rows of `changes` whose `relative_change` is "
                     "above zero.")
     try:
         given = int(answer)
@@ -45,7 +45,7 @@ def check_map_shape(answer, base_model, layer: str) -> Verdict:
     """Exercise 3: (height, width, channels) of a layer's output."""
     expected = tuple(int(d) for d in base_model.get_layer(layer).output.shape[1:])
     if answer is None:
-        return hint("Start from the image size; four pooling layers lie between "
+        return your_turn("Start from the image size; four pooling layers lie between "
                     f"the input and {layer}.")
     try:
         given = tuple(int(d) for d in answer)
