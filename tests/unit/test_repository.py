@@ -67,6 +67,22 @@ def test_notebook_has_the_course_frame(notebook):
 
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_hide_their_code_and_their_output(notebook):
+    # Run All executes the solutions too (nbval must): their printed answers
+    # stay collapsed until a learner opens them on purpose.
+    cells = json.loads(notebook.read_text())["cells"]
+    solutions = [(i, cell) for i, cell in enumerate(cells)
+                 if "solution" in cell["metadata"].get("tags", [])]
+    starts = [i for i, cell in enumerate(cells) if cell["cell_type"] == "code"
+              and "".join(cell["source"]).lstrip().startswith("# Solution")]
+    assert [i for i, _ in solutions] == starts, "a solution cell lacks its tag"
+    for i, cell in solutions:
+        hidden = cell["metadata"].get("jupyter", {})
+        assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), (
+            f"{notebook.name} cell {i} shows its solution")
+
+
 def required_distributions() -> set[str]:
     """pyproject's dependencies and dev extra, normalised (`scikit-learn`, `pillow`)."""
     import tomllib
