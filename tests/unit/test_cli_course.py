@@ -46,3 +46,12 @@ def test_course_exits_1_when_a_notebook_fails(notebooks, tmp_path, capsys):
     assert rows[1].startswith("| 01_fails.ipynb") and "FAILED" in rows[1]
     assert "broken cell" in rows[1]
     assert len(rows) == 2  # notes.ipynb is not a numbered lesson
+
+
+def test_course_kernels_print_no_plain_tcp_warning(notebooks, tmp_path, capfd):
+    # ipykernel 7 warns on stderr for every kernel started over plain TCP.
+    assert main(["course", "--notebooks", str(notebooks), "--out",
+                 str(tmp_path / "out"), "--only", "00", "--timeout", "120"]) == 0
+    captured = capfd.readouterr()
+    assert "00_works.ipynb" in captured.out
+    assert "without encryption" not in captured.err + captured.out

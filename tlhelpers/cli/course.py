@@ -31,9 +31,15 @@ def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
+    from traitlets.config import Config
+
     nb = nbformat.read(path, as_version=4)
+    # Encrypted when the kernel can do it: ipykernel 7 otherwise prints a
+    # warning about plain TCP for every notebook (both ends are on this machine).
+    config = Config({"KernelManager": {"transport_encryption": "auto"}})
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}},
+                            config=config)
     started = time.perf_counter()
     status = "ok"
     try:
