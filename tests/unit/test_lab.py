@@ -67,7 +67,10 @@ def test_makefile_lab_runs_the_subcommand_and_passes_port_and_ip_only_when_set()
         pytest.skip("make is not installed")
 
     def recipe(*assignments: str) -> str:
-        done = subprocess.run(["make", "-n", "-o", "bootstrap", "lab", *assignments],
+        # --no-print-directory: under `make test` this is a sub-make, which
+        # would print "Entering directory" lines around the recipe.
+        done = subprocess.run(["make", "-n", "--no-print-directory", "-o", "bootstrap",
+                               "lab", *assignments],
                               cwd=ROOT, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
