@@ -13,17 +13,18 @@ from . import distribute as _distribute
 
 __version__ = "0.1.0"
 
-# TensorFlow reads some settings only when it is imported: set them first.
+# TensorFlow reads some settings only when it is imported, and writes its
+# start-up logs then: set them and quiet those first (`TLH_TF_LOGS=1` keeps them).
 _distribute.prepare_environment()
 
-SUBMODULES = ("config", "figures", "data", "weights", "models", "features", "prefix",
-              "distribute", "training", "strategies", "viz", "widgets", "checks",
-              "cli", "bench")
+SUBMODULES = ("config", "figures", "data", "weights", "session", "models", "features",
+              "prefix", "distribute", "tflogs", "training", "strategies",
+              "viz", "widgets", "checks", "cli", "bench")
 
 
 def setup(seed: int = 42, verbose: bool = True, mixed_precision: bool = True):
     """Seed, check versions, pick devices, print the Setup line; taught in every notebook."""
-    from .config import setup as _setup
+    from .session import setup as _setup
 
     return _setup(seed=seed, verbose=verbose, mixed_precision=mixed_precision)
 

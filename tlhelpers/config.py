@@ -1,4 +1,4 @@
-"""Profiles, paths and the Setup cell's `setup()`: taught in `00_setup_and_data.ipynb`.
+"""Profiles, paths and seeding: taught in `00_setup_and_data.ipynb`.
 
 A profile holds every size the notebooks need (image size, images per class,
 batch size, epochs), so the notebooks never branch on the profile themselves.
@@ -129,73 +129,11 @@ def device_name() -> str:
     import tensorflow as tf
 
     from .distribute import onednn_note
+    from .tflogs import list_devices_quietly
 
+    list_devices_quietly()  # the first listing logs cuInit's failure without a GPU
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return f"GPU x{len(gpus)}"
     note = onednn_note()
     return f"CPU ({os.cpu_count()} cores{', ' + note if note else ''})"
-
-
-@dataclasses.dataclass
-class SetupReport:
-    """What `setup()` found; the notebooks read sizes from `profile`."""
-
-    profile: Profile
-    seed: int
-    tf_version: str
-    keras_version: str
-    device: str
-    strategy: str    # distribute.short_description: "one replica", ...
-    precision: str   # Keras' dtype policy: "float32" or "mixed_float16"
-    dataset: str
-    weights: str
-
-    def line(self) -> str:
-        p = self.profile
-        return (f"profile={p.name} ({p.image_size}px, batch {p.batch_size}) | "
-                f"TF {self.tf_version}, Keras {self.keras_version} | "
-                f"{self.device}, {self.strategy}, {self.precision} | "
-                f"data: {self.dataset} | weights: {self.weights} | "
-                f"seed {self.seed}")
-
-
-def setup(seed: int = 42, verbose: bool = True,
-          mixed_precision: bool = True) -> SetupReport:
-    """Seed, check versions, pick devices, print one line; every notebook's first cell.
-
-    Taught in `00_setup_and_data.ipynb`. The `tf.distribute` strategy and the
-    precision are chosen here, before any model exists (README, "Scaling
-    out"); `mixed_precision=False` keeps float32 on a GPU that could do more.
-    """
-    import tensorflow as tf
-    import keras
-
-    if int(keras.__version__.split(".")[0]) < 3:
-        raise RuntimeError(
-            f"Keras {keras.__version__} found; this course needs Keras 3. "
-            "Run `make lab` to create the course environment.")
-    profile = get_profile()
-    from . import distribute
-
-    # First: splitting the CPU for TLH_CPU_REPLICAS must precede any TF work.
-    strategy = distribute.use_strategy()
-    precision = distribute.configure_precision(enable=mixed_precision)
-    seed_everything(seed)
-    # Our datasets are shuffled in tf.data; Keras' reminder would fill every
-    # training cell's output with the same line.
-    import warnings
-    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
-    from . import weights as weights_mod
-    from .data import registry
-
-    report = SetupReport(
-        profile=profile, seed=seed, tf_version=tf.__version__,
-        keras_version=keras.__version__, device=device_name(),
-        strategy=distribute.short_description(strategy), precision=precision.policy,
-        dataset=registry.describe_default_dataset(),
-        weights=weights_mod.describe_imagenet_weights("vgg16"),
-    )
-    if verbose:
-        print(report.line())
-    return report

@@ -17,6 +17,8 @@ import json
 import os
 import sys
 
+from . import tflogs
+
 TF_CONFIG_ENV = "TF_CONFIG"
 CPU_REPLICAS_ENV = "TLH_CPU_REPLICAS"
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
@@ -76,11 +78,13 @@ def turn_off_onednn_rewrites() -> bool:
 
 
 def prepare_environment() -> None:
-    """Before TensorFlow is imported: what a multi-replica CPU run needs.
+    """Before TensorFlow is imported: quiet start-up logs, and what CPU replicas need.
 
     Called when `tlhelpers` is imported, which is why the Setup cells import
-    it before TensorFlow and Keras. Nothing happens without `TLH_CPU_REPLICAS`.
+    it before TensorFlow and Keras. The logs stay quiet unless `TLH_TF_LOGS=1`
+    (`tflogs`); oneDNN changes only with `TLH_CPU_REPLICAS`.
     """
+    tflogs.prepare()
     try:
         replicas = cpu_replicas()
     except ValueError:

@@ -45,9 +45,13 @@ class StoredFit:
                 f" ({how}) in {self.seconds:.1f} s")
 
 
-def _base_and_head(model: keras.Model, base: keras.Model) -> list[keras.layers.Layer]:
-    """The layers of `model` after `base`; refuses layers before it other than
-    the input and the preprocessing (augmentation changes every epoch)."""
+def head_layers(model: keras.Model, base: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of `model` after `base` (its head), checked for training on stored arrays.
+
+    Used in `04_choosing_a_strategy.ipynb` (through `strategies`). Refuses
+    layers before the base other than the input and the preprocessing
+    (augmentation changes every epoch).
+    """
     layers = model.layers
     if base not in layers:
         raise ValueError(f"base {base.name!r} is not a layer of model "
@@ -132,7 +136,7 @@ def top_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.M
     (BatchNormalization stays in inference mode: `set_trainable` keeps it
     frozen); the head runs as in `model`.
     """
-    head = _base_and_head(model, base)
+    head = head_layers(model, base)
     top = top_of_base(base, n_unfrozen)
     inputs = keras.Input(shape=tuple(top.input_shape[1:]), name="stored_activations")
     x = top(inputs, training=False)

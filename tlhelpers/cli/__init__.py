@@ -10,7 +10,6 @@ Taught in `00_setup_and_data.ipynb` and the README. Exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 COMMANDS = {
@@ -29,8 +28,14 @@ class UsageError(Exception):
 
 
 def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up logs would bury the command's own output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """TensorFlow's C++ start-up logs would bury the command's own output.
+
+    Kernels that `course` starts inherit the log level; `TLH_TF_LOGS=1` keeps
+    the logs everywhere.
+    """
+    from .. import tflogs
+
+    tflogs.prepare()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,30 @@
+"""Scratch, feature extraction and fine-tuning, measured side by side.
+
+Taught in `04_choosing_a_strategy.ipynb`: accuracy and training time against
+training-set size, a sweep of unfreeze depth and learning rate, and a short
+decision guide written from the numbers just measured. One module a job:
+`stored` keeps the frozen layers' activations for every depth, `run` trains
+the strategies and the sweep on them, `charts` draws the tables, and `guide`
+writes the decision guide.
+
+The tables rank strategies on the validation accuracy of the last epoch: the
+validation set does not also pick the epoch, which would flatter the winner
+(all the more for a strategy with more epochs). `best_val_accuracy` is kept,
+labelled as the best epoch's, for comparison only.
+"""
+
+from __future__ import annotations
+
+from .charts import plot_bars, plot_by_size, plot_sweep
+from .guide import RANKED_ON, decision_guide, noise_margin, winners
+from .run import (STRATEGIES, check_sizes, compare_strategies, subset_indices,
+                  unfreeze_sweep)
+from .stored import (StoredActivations, cannot_cut, copy_head, store_activations,
+                     stored_layer, stored_model)
+
+# The names the notebooks (`tlh.strategies.X`) and tests use.
+__all__ = ["RANKED_ON", "STRATEGIES", "StoredActivations", "cannot_cut",
+           "check_sizes", "compare_strategies", "copy_head", "decision_guide",
+           "noise_margin", "plot_bars", "plot_by_size", "plot_sweep",
+           "store_activations", "stored_layer", "stored_model", "subset_indices",
+           "unfreeze_sweep", "winners"]

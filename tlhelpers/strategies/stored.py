@@ -1,0 +1,126 @@
+"""Activations of a base's frozen layers, stored once for every unfreeze depth.
+
+Taught in `04_choosing_a_strategy.ipynb`. Fine-tuning trains the unfrozen top
+of the base on stored activations of the frozen layers below it
+(`tlhelpers.prefix`): without augmentation the frozen layers give the same
+output every epoch, so this is the same training as running the whole base,
+only much faster. Subsets of the training set are slices of the stored arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+
+from .. import config, features, models, prefix
+
+
+def stored_layer(base: keras.Model, n_unfrozen: int) -> str | None:
+    """The layer stored for depth `n_unfrozen` (None: the base's own output)."""
+    n_unfrozen = models.check_n_unfrozen(base, n_unfrozen)
+    return None if n_unfrozen == 0 else prefix.frozen_layer(base, n_unfrozen)
+
+
+@dataclasses.dataclass
+class StoredActivations:
+    """Activations of the frozen part of a base for each unfreeze depth, with labels."""
+
+    train: dict[int, np.ndarray]   # depth -> (N, ...) activations
+    val: dict[int, np.ndarray]
+    train_labels: np.ndarray
+    val_labels: np.ndarray
+    seconds: float                 # computing (or loading) them all
+    from_cache: bool               # every array was loaded from disk
+
+
+def _between(base: keras.Model, low: str, high: str | None) -> keras.Model:
+    """The layers of a chain-shaped base after `low` up to `high` (None: the top)."""
+    top = base.output if high is None else base.get_layer(high).output
+    return keras.Model(base.get_layer(low).output, top,
+                       name=f"{base.name}_{low}_to_{high or 'output'}")
+
+
+def _derive(base, items, low: str, low_x: np.ndarray, high: str | None,
+            batch_size: int) -> features.FeatureSet:
+    """Activations of `high` computed from the stored ones of `low`, then stored."""
+    started = time.perf_counter()
+    image_size = int(base.input_shape[1])
+    key = features.cache_key(base, items, image_size, high)
+    path = config.cache_dir("features") / f"{key}.npz"
+    labels = np.array([label for _, label in items], dtype=np.int32)
+    if path.exists():
+        return features.extract(base, items, layer=high, progress=False)
+    part = _between(base, low, high)
+    out = np.concatenate([np.asarray(part(low_x[i:i + batch_size], training=False))
+                          for i in range(0, len(low_x), batch_size)])
+    features.save_npz_atomic(path, features=out, labels=labels)
+    return features.FeatureSet(out, labels, key, path, False,
+                               time.perf_counter() - started)
+
+
+def store_activations(base: keras.Model, files, depths=(0,),
+                      progress: bool = False) -> StoredActivations:
+    """The output of the last frozen layer for every image, for each depth.
+
+    Stored on disk under `features.extract`'s keys, so a rerun (or notebook
+    03's fine-tuning) loads them. The deepest cut runs the base's lower layers
+    over the images once; the higher cuts are computed from it by running only
+    the layers in between. Depth 0 is the base's output, as in notebook 02.
+    """
+    started = time.perf_counter()
+    batch_size = config.get_profile().batch_size
+    train, val, cached = {}, {}, True
+    lower = None  # (layer, train activations, val activations) of the last cut
+    for depth in sorted(set(depths), reverse=True):
+        layer = stored_layer(base, depth)
+        if lower is None or cannot_cut(base, lower[0]):
+            train_set = features.extract(base, files.train, layer=layer,
+                                         progress=progress)
+            val_set = features.extract(base, files.val, layer=layer,
+                                       progress=progress)
+        else:
+            train_set = _derive(base, files.train, lower[0], lower[1], layer,
+                                batch_size)
+            val_set = _derive(base, files.val, lower[0], lower[2], layer,
+                              batch_size)
+        train[depth], val[depth] = train_set.features, val_set.features
+        cached = cached and train_set.from_cache and val_set.from_cache
+        if layer is not None:
+            lower = (layer, train_set.features, val_set.features)
+    return StoredActivations(train, val, train_set.labels, val_set.labels,
+                             time.perf_counter() - started, cached)
+
+
+def cannot_cut(base: keras.Model, layer: str) -> bool:
+    """True when the base cannot be cut at `layer` (a connection skips over it)."""
+    try:
+        prefix.top_of_base(base, len(base.layers) - 1
+                           - [x.name for x in base.layers].index(layer))
+    except ValueError:
+        return True
+    return False
+
+
+def stored_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.Model:
+    """Stored activations -> the top `n_unfrozen` base layers -> the head.
+
+    The layers are those of `model` (see `prefix.top_model`), so training this
+    trains `model`; depth 0 is the head alone on the stored features. `prefix`
+    checks the model (no augmentation before the base, its preprocessing once).
+    """
+    if n_unfrozen:
+        return prefix.top_model(model, base, n_unfrozen)
+    inputs = keras.Input(shape=tuple(base.output.shape[1:]), name="stored_features")
+    x = inputs
+    for layer in prefix.head_layers(model, base):
+        x = layer(x)
+    return models.CourseModel(inputs, x, name=f"{model.name}_head_on_stored")
+
+
+def copy_head(head_model: keras.Model, model: keras.Model, base: keras.Model) -> None:
+    """Put a head trained on stored features (`models.build_head`) into `model`."""
+    for layer in prefix.head_layers(model, base):
+        layer.set_weights(head_model.get_layer(layer.name).get_weights())
