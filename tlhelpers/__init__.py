@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _distribute.prepare_environment()
 
 SUBMODULES = ("config", "figures", "data", "weights", "session", "models", "features",
-              "prefix", "distribute", "tflogs", "training", "strategies",
+              "prefix", "distribute", "tflogs", "training", "predict", "strategies",
               "viz", "widgets", "checks", "cli", "bench")
 
 

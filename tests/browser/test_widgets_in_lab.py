@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tlhelpers import config
+
 from .jupyter_harness import REPO_ROOT, exercise_panel
 
 pytestmark = pytest.mark.browser
@@ -40,3 +42,61 @@ def test_fine_tuning_panel_in_lab(lab_server, lab_page):
     )
     print(run.summary())
     assert run.runs_after > run.runs_before
+
+
+USE_MODEL = "notebooks/06_use_your_model.ipynb"
+PHOTO_PANEL = ".tlh-predict-panel"
+# Notebook 03's models where a run of it left them: TLH_HOME is read here, at
+# import, before conftest points it at a fresh folder for each test.
+SAVED_03 = [config.home() / "models" / f"03_{name}.keras"
+            for name in ("head_trained", "fine_tuned")]
+
+
+@pytest.mark.skipif(
+    not all(p.exists() for p in SAVED_03),
+    reason="notebook 03's saved models are missing: run it once under the quick "
+           "profile (python -m tlhelpers course --only 03)",
+)
+def test_photo_upload_in_lab(lab_server, lab_page):
+    """Notebook 06's panel: upload a photo in the browser, see its chart and heatmap."""
+    import shutil
+
+    from .jupyter_harness import (SCREENSHOTS, find_panel_cell, run_through,
+                                  shoot_panel, stored_outputs, wait_kernel_idle)
+
+    models = lab_server.workdir / "tlh_home" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for path in SAVED_03:
+        shutil.copy(path, models / path.name)
+    photo = sorted((REPO_ROOT / "data" / "flowers-small" / "val").glob("*/*.jpg"))[0]
+    outputs_on_disk = stored_outputs(lab_server.root / USE_MODEL)
+    page = lab_page
+    page.goto(lab_server.notebook_url(USE_MODEL), wait_until="domcontentloaded")
+    page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
+    wait_kernel_idle(page, USE_MODEL)
+    index = find_panel_cell(page, "5. Your own photos", contains="predict_panel")
+    run_through(page, USE_MODEL, index, timeout=1200)
+
+    panel = page.locator(PHOTO_PANEL).first
+    panel.wait_for(state="attached", timeout=60_000)
+    panel.scroll_into_view_if_needed()
+    panel.wait_for(state="visible", timeout=30_000)
+    # ipywidgets 8's file input is never attached to the page: the button
+    # clicks it, so the upload goes through the browser's file chooser.
+    with page.expect_file_chooser() as chooser:
+        page.locator(f"{PHOTO_PANEL} .tlh-upload").first.click()
+    chooser.value.set_files(str(photo))
+    page.wait_for_function(
+        "(sel) => Array.from(document.querySelectorAll(sel)).some("
+        "(e) => e.complete && e.naturalWidth > 0)",
+        arg=f"{PHOTO_PANEL} .tlh-predict-photo img", timeout=180_000, polling=500)
+    status = page.locator(f"{PHOTO_PANEL} .tlh-predict-status").first.inner_text()
+    assert "1 photo(s) predicted by the fine-tuned model" in status, status
+    wait_kernel_idle(page, USE_MODEL, timeout=120)
+    cell_text = page.locator(".jp-Cell", has=panel).first.inner_text()
+    assert "Traceback (most recent call last)" not in cell_text, cell_text[-1500:]
+    assert not page.locator(f"{PHOTO_PANEL} .tlh-message-error").count()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = shoot_panel(page, panel, SCREENSHOTS / "06_photo_upload.png")
+    print(f"uploaded {photo.name}: {status.strip()} (screenshot {shot})")
+    assert stored_outputs(lab_server.root / USE_MODEL) == outputs_on_disk

@@ -1,6 +1,6 @@
 """Command line: `python -m tlhelpers COMMAND`, one module per command.
 
-Commands: doctor, prefetch, check-data, run, bench, course, lab.
+Commands: doctor, prefetch, check-data, run, bench, course, lab, predict.
 
 Taught in `00_setup_and_data.ipynb` and the README. Exit codes: 0 success,
 1 the task could not be done (the message says why and how to fix it),
@@ -20,6 +20,7 @@ COMMANDS = {
     "bench": ("bench", "measure the caches and the input pipeline"),
     "course": ("course", "run every notebook headless and report"),
     "lab": ("lab", "start JupyterLab on the notebooks (as root, or with no display)"),
+    "predict": ("predict", "classify photos with a saved .keras model"),
 }
 
 

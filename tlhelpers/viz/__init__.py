@@ -1,7 +1,8 @@
 """Plots for the course, one module per kind; each plot is a matplotlib Figure.
 
 Taught across the notebooks: `show_images`, `class_balance` (00), `plot_history`
-(01, 03), `confusion_matrix` (02), `compare_histories` (04), and the rest in
+(01, 03), `confusion_matrix` (02), `compare_histories` (04), the mistakes
+gallery in `06_use_your_model.ipynb`, and the rest in
 `05_visualizing_features.ipynb`. Figures are closed when made, so they show
 once when returned as a cell's last value (or through `display(fig)`) and do not
 pile up in memory.
@@ -16,6 +17,8 @@ from .embeddings import plot_embeddings, project
 from .filters import filter_tiles, first_conv, plot_first_filters
 from .gradcam import CamResult, grad_cam, plot_grad_cam
 from .images import show_images, take_images
+from .mistakes import (Mistakes, confused_pairs, find_mistakes, plot_predictions,
+                       plot_top_losses)
 from .layers import block_outputs, conv_layers, layer_model, resolve_base, spread
 from .patterns import PatternSet, filter_patterns, plot_patterns
 from .probes import PooledFeatures, linear_probe, plot_probes, pooled_features
@@ -29,6 +32,8 @@ __all__ = [
     "filter_tiles", "first_conv", "plot_first_filters",
     "CamResult", "grad_cam", "plot_grad_cam",
     "show_images", "take_images",
+    "Mistakes", "confused_pairs", "find_mistakes", "plot_predictions",
+    "plot_top_losses",
     "block_outputs", "conv_layers", "layer_model", "resolve_base", "spread",
     "PatternSet", "filter_patterns", "plot_patterns",
     "PooledFeatures", "linear_probe", "plot_probes", "pooled_features",

@@ -1,7 +1,8 @@
 """ipywidgets UIs of the course; each wraps a plain function the notebook also calls.
 
 Taught in `02_feature_extraction.ipynb` (head), `03_fine_tuning.ipynb` (unfreeze,
-learning rate, range test) and `05_visualizing_features.ipynb` (activations).
+learning rate, range test), `05_visualizing_features.ipynb` (activations) and
+`06_use_your_model.ipynb` (your own photos).
 Modules load on first use so that importing the package needs no widget front end.
 """
 
@@ -15,6 +16,7 @@ EXPORTS = {
     "fine_tuning_panel": "fine_tuning",
     "lr_finder_panel": "fine_tuning",
     "activation_explorer": "activations",
+    "predict_panel": "predict",
 }
 
 
