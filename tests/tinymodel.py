@@ -53,15 +53,20 @@ def datasets(per_class: int = 10, batch_size: int = 8, size: int = SIZE):
     return train.batch(batch_size), val.batch(batch_size)
 
 
-def head_trained(epochs: int = 1):
-    """(model, base_model, train_ds, val_ds, start_weights) after a short head phase."""
+def head_trained(epochs: int = 1, dropout: float = 0.0):
+    """(model, base_model, train_ds, val_ds, start_weights) after a short head phase.
+
+    Without dropout by default: tests that compare losses batch by batch need
+    a model that computes the same thing in training and in evaluation.
+    """
     import keras
 
     from tlhelpers import models, training
 
     keras.utils.set_random_seed(0)
     base_model = tiny_base()
-    model = models.build_classifier(base_model, 2, dense=8)
+    model = models.build_classifier(base_model, 2, head="flatten", dense=8,
+                                    dropout=dropout)
     train_ds, val_ds = datasets()
     training.train_head(model, base_model, train_ds, val_ds, epochs=epochs,
                         live_plot=False)

@@ -1,4 +1,4 @@
-"""Backbones, the seed's classifier head, freezing the top N layers, the layer table.
+"""Backbones, the course's classifier head, freezing the top N layers, the layer table.
 
 Taught in `02_feature_extraction.ipynb` and `03_fine_tuning.ipynb`. Each
 backbone's `preprocess_input` is a layer inside the model, so raw 0..255 RGB
@@ -43,6 +43,11 @@ def _backbones() -> dict[str, Backbone]:
 
 BACKBONES = _backbones()
 DEFAULT_BACKBONE = "vgg16"
+# The course's head pools with GAP and drops half the Dense units in training.
+# Measured with ImageNet weights on the 550-photo subset at 150 px: a Flatten
+# head fits the 400 training photos perfectly within three epochs, which
+# leaves fine-tuning nothing to learn; GAP with dropout reaches the same
+# validation accuracy without memorising (README, "What a learner should expect").
 HEADS = ("flatten", "gap")
 
 
@@ -307,9 +312,9 @@ class CompileRecord:
     optimizer_built_for_others: bool
 
 
-def head_layers(n_classes: int, head: str = "flatten", dense: int = 256,
-                dropout: float = 0.0) -> list[keras.layers.Layer]:
-    """The seed's head (Flatten, Dense 256 relu, Dense n softmax), or GAP instead of Flatten."""
+def head_layers(n_classes: int, head: str = "gap", dense: int = 256,
+                dropout: float = 0.5) -> list[keras.layers.Layer]:
+    """The course's head (GAP, Dense 256 relu, Dropout 0.5, Dense n softmax), or Flatten."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes={n_classes!r} is not valid; expected an "
                          "integer >= 2")
@@ -331,8 +336,8 @@ def head_layers(n_classes: int, head: str = "flatten", dense: int = 256,
     return layers
 
 
-def build_head(feature_shape, n_classes: int, head: str = "flatten",
-               dense: int = 256, dropout: float = 0.0) -> keras.Model:
+def build_head(feature_shape, n_classes: int, head: str = "gap",
+               dense: int = 256, dropout: float = 0.5) -> keras.Model:
     """The head alone, on stored feature maps; taught in `02_feature_extraction.ipynb`."""
     inputs = keras.Input(shape=tuple(feature_shape), name="features")
     x = inputs
@@ -341,8 +346,8 @@ def build_head(feature_shape, n_classes: int, head: str = "flatten",
     return CourseModel(inputs, x, name=f"head_{head}")
 
 
-def build_classifier(base: keras.Model, n_classes: int, head: str = "flatten",
-                     dense: int = 256, dropout: float = 0.0,
+def build_classifier(base: keras.Model, n_classes: int, head: str = "gap",
+                     dense: int = 256, dropout: float = 0.5,
                      augmentation: keras.layers.Layer | None = None) -> keras.Model:
     """Raw images -> [augmentation] -> preprocessing -> base -> head.
 
@@ -390,7 +395,7 @@ def unfrozen_flags(base: keras.Model, n_unfrozen: int) -> list[bool]:
 
 
 def set_trainable(base: keras.Model, n_unfrozen: int) -> "LayerTable":
-    """The seed's step: base trainable, all but the last N layers frozen.
+    """The recipe's two freezing lines: base trainable, all but the last N frozen.
 
     Taught in `03_fine_tuning.ipynb`. Every layer's flag is set explicitly, so
     moving N down and up again works (`base.trainable = True` alone does not

@@ -27,6 +27,22 @@ def test_the_three_verdicts_read_and_colour_differently():
     assert "Not yet" not in untouched._repr_html_()
 
 
+def _head_result(**changes):
+    fields = dict(head="flatten", dropout=0.5, epochs_done=5,
+                  best_val_accuracy=0.7, trainable_params=2_100_000,
+                  history={"accuracy": [0.6, 0.99]})
+    fields.update(changes)
+    return types.SimpleNamespace(**fields)
+
+
+def test_flatten_head_check_asks_for_like_with_like():
+    assert nb02.check_flatten_head(_head_result(), epochs=5)
+    assert "99%" in repr(nb02.check_flatten_head(_head_result(), epochs=5))
+    assert not nb02.check_flatten_head(_head_result(dropout=0.0), epochs=5)
+    assert not nb02.check_flatten_head(_head_result(epochs_done=10), epochs=5)
+    assert not nb02.check_flatten_head(0.7, epochs=5)
+
+
 def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
     splits = types.SimpleNamespace(files=types.SimpleNamespace(
         counts=lambda: {"train": {"daisy": 40, "roses": 40}}))
@@ -38,6 +54,7 @@ def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
     cases = [
         (nb00.check_train_images_per_class, (splits,), {"daisy": 3}),
         (nb02.check_feature_shape, (), (1, 2, 3)),
+        (nb02.check_flatten_head, (5,), _head_result(head="gap")),
         (nb03.check_lr_choice, (result,), 10.0),
         (nb05.check_best_block, (probe,), "block1_pool"),
         (nb05.check_moved_layers, (changes,), 1),
@@ -49,3 +66,24 @@ def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
         attempt = check(wrong, *args)
         assert not attempt and attempt.answered, check.__name__
         assert repr(attempt).startswith("Not yet"), check.__name__
+
+
+def test_strategy_choice_goes_to_the_faster_of_a_tie():
+    from tlhelpers.checks import nb04
+
+    results = pd.DataFrame({
+        "strategy": ["scratch", "feature-extraction", "fine-tuning"] * 2,
+        "images_per_class": [5, 5, 5, 80, 80, 80],
+        "final_val_accuracy": [0.30, 0.52, 0.53, 0.45, 0.78, 0.88],
+        "seconds": [9.0, 0.5, 6.0, 40.0, 2.0, 60.0]})
+    results.attrs["n_val"] = 150
+    assert not nb04.check_choice(None, results).answered
+    # At 5 per class fine-tuning leads by 1 point: a tie, extraction is faster.
+    assert nb04.check_choice("feature-extraction", results)
+    tie = nb04.check_choice("fine-tuning", results)
+    assert not tie and "faster" in tie.message
+    assert not nb04.check_choice("scratch", results)
+    # At 80 per class fine-tuning leads by 10 points, beyond the noise (~5).
+    assert nb04.check_choice("fine-tuning", results, size=80)
+    assert not nb04.check_choice("feature-extraction", results, size=80)
+    assert not nb04.check_choice("boosting", results)

@@ -49,6 +49,16 @@ def test_block_params(vgg):
     assert str(full) not in nb03.check_block_params(1, base).message
 
 
+def test_ready_to_fine_tune_untouched_is_your_turn_not_a_wrong_answer(vgg):
+    base, model = vgg
+    models.set_trainable(base, 4)  # where section 4 leaves the base
+    untouched = nb03.check_ready_to_fine_tune(model, base, n_unfrozen=8)
+    assert not untouched and not untouched.answered
+    models.set_trainable(base, 12)
+    wrong = nb03.check_ready_to_fine_tune(model, base, n_unfrozen=8)
+    assert not wrong and wrong.answered
+
+
 def test_ready_to_fine_tune_needs_flags_compile_and_a_low_rate(vgg):
     base, model = vgg
     base.trainable = False
@@ -79,11 +89,14 @@ def test_ready_to_fine_tune_needs_flags_compile_and_a_low_rate(vgg):
 def test_lr_choice_reads_the_curve():
     lrs = np.geomspace(1e-6, 1e-1, 11)
     losses = np.array([2.0, 2.0, 1.9, 1.6, 1.2, 1.0, 0.95, 1.1, 1.8, 3.0, 6.0])
-    result = LRRangeResult(lrs, losses, suggestion=float(lrs[4]))
+    result = LRRangeResult(lrs, losses, suggestion=float(lrs[5]))
+    assert result.edge == pytest.approx(lrs[7])  # 1.1 is within 25% of 0.95
     assert nb03.check_lr_choice(result.suggestion, result)
-    assert nb03.check_lr_choice(float(lrs[5]), result)
+    assert nb03.check_lr_choice(float(lrs[4]), result)
     too_high = nb03.check_lr_choice(1e-2, result)
-    assert not too_high and "rising" in too_high.message
+    assert not too_high and "climbing" in too_high.message
+    at_edge = nb03.check_lr_choice(float(lrs[7]), result)
+    assert not at_edge and "edge" in at_edge.message
     too_low = nb03.check_lr_choice(1e-7, result)
     assert not too_low and "crawl" in too_low.message
     for bad in (None, -1.0, float("nan"), True):

@@ -45,9 +45,15 @@ def test_unknown_profile_by_name_lists_valid_ones():
 
 
 def test_quick_is_smaller_than_full():
+    from tlhelpers.data import registry
+
     quick, full = config.get_profile("quick"), config.get_profile("full")
-    assert quick.image_size < full.image_size
-    assert quick.train_per_class is not None and full.train_per_class is None
+    # The same image size (stored features are shared); less data, fewer epochs.
+    assert quick.image_size == full.image_size == 150
+    assert registry.DEFAULT_DATASETS == {"quick": "flowers-small", "full": "flowers"}
+    for field in ("head_epochs", "fine_tune_epochs", "scratch_epochs"):
+        assert getattr(quick, field) < getattr(full, field), field
+    assert max(quick.sweep_sizes) < max(full.sweep_sizes)
     assert quick.allow_random_weights and not full.allow_random_weights
     assert quick.image_shape == (quick.image_size, quick.image_size, 3)
 
@@ -179,3 +185,23 @@ def test_package_setup_delegates(offline, capsys):
     assert report.seed == 2
     assert capsys.readouterr().out.count("\n") == 1
 
+
+def test_setup_silences_keras_first_epoch_warning_on_datasets_of_unknown_length():
+    import warnings
+
+    import keras
+    import tensorflow as tf
+
+    session.setup(seed=3, verbose=False)
+    x, y = np.zeros((8, 4), "float32"), np.zeros(8, "int32")
+    # A filter makes the length unknown, as make_dataset's skip of broken files.
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda a, b: True).batch(4)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(loss="sparse_categorical_crossentropy")
+    with warnings.catch_warnings(record=True) as caught:
+        model.fit(ds, epochs=1, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    # Other warnings still show.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.warn("still shown")
+    assert [str(w.message) for w in caught] == ["still shown"]

@@ -199,7 +199,7 @@ def test_a_plain_application_gets_its_own_preprocessing():
                                            input_shape=SHAPE)
     model = models.build_classifier(plain, 3, dense=8)
     assert model.get_layer("preprocess").backbone == "mobilenet_v2"
-    assert model.name == "mobilenet_v2_flatten_classifier"
+    assert model.name == "mobilenet_v2_gap_classifier"
 
 
 def test_an_unknown_base_is_refused_with_the_fix():

@@ -181,6 +181,19 @@ def test_the_head_alone_on_stored_features_refuses_augmentation(base):
                              base)
 
 
+def test_unfreeze_sweep_on_a_subset_trains_on_that_many_per_class(base, files):
+    labels = np.array([label for _, label in files.train])
+    per_class = int(np.bincount(labels).min()) - 1
+    sweep = strategies.unfreeze_sweep(base, files, depths=(0,), lrs=(1e-3,),
+                                      epochs=1, head_epochs=1, progress=False,
+                                      images_per_class=per_class)
+    n_classes = len(files.class_names)
+    assert sweep.attrs["train_images"] == per_class * n_classes < len(labels)
+    whole = strategies.unfreeze_sweep(base, files, depths=(0,), lrs=(1e-3,),
+                                      epochs=1, head_epochs=1, progress=False)
+    assert whole.attrs["train_images"] == len(labels)
+
+
 def test_sweep_bad_parameters(base, files):
     with pytest.raises(ValueError, match="n_unfrozen"):
         strategies.unfreeze_sweep(base, files, depths=(99,), progress=False)

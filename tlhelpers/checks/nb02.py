@@ -47,24 +47,28 @@ def check_feature_shape(answer, image_size: int = 150) -> Verdict:
                   "numbers to the Dense layer.")
 
 
-def check_gap_head(answer, dropout: float = 0.5, epochs: int = 10) -> Verdict:
-    """Exercise 2: a `retrain_head` result with global average pooling and dropout."""
+def check_flatten_head(answer, epochs: int, dropout: float = 0.5) -> Verdict:
+    """Exercise 2: a `retrain_head` result with Flatten, the course's dropout and epochs."""
     if answer is None:
         return your_turn("Call `tlh.training.retrain_head(train_features, "
-                    "val_features, n_classes, ...)` and set `answer` to what it "
-                    "returns.")
+                         "val_features, n_classes, ...)` and set `answer` to what "
+                         "it returns.")
     needed = ("head", "dropout", "epochs_done", "best_val_accuracy",
-              "trainable_params")
+              "trainable_params", "history")
     if not all(hasattr(answer, name) for name in needed):
         return hint("`answer` should be the result of `retrain_head(...)`, not a "
                     "number or a model.")
-    if answer.head != "gap":
-        return hint("Choose the head that averages each channel over the map: "
-                    "look at the valid values of `head`.")
+    if answer.head != "flatten":
+        return hint("Choose the head that keeps every position of the feature "
+                    "map: look at the valid values of `head`.")
     if abs(float(answer.dropout) - dropout) > 1e-9:
-        return hint(f"Set the dropout rate asked for ({dropout}).")
+        return hint(f"Keep the course head's dropout ({dropout}): only the "
+                    "pooling should differ.")
     if answer.epochs_done != epochs:
-        return hint(f"Train for {epochs} epochs.")
-    return passed(f"best validation accuracy {answer.best_val_accuracy:.3f} with "
-                  f"{answer.trainable_params:,} trainable parameters. Compare "
-                  "with the Flatten head in the table above.")
+        return hint(f"Train for as many epochs as the course's head did "
+                    f"(profile.head_epochs = {epochs}).")
+    train = answer.history["accuracy"][-1]
+    return passed(f"Flatten: {answer.trainable_params:,} trainable parameters, "
+                  f"final training accuracy {train:.0%}, best validation "
+                  f"accuracy {answer.best_val_accuracy:.0%}. Compare both with "
+                  "the GAP rows of the table above.")

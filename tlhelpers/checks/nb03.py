@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..models import (layer_blocks, layer_table, stale_layers, unfrozen_flags)
+from ..training.lr_finder import edge
 from .core import Verdict, hint, passed, your_turn
 
 
@@ -90,10 +91,15 @@ def check_ready_to_fine_tune(model, base_model, n_unfrozen: int = 8,
         wrong = [layer.name for layer, w, h in zip(base_model.layers, want, have)
                  if w != h and layer.weights]
         shown = ", ".join(wrong[:4]) + (" ..." if len(wrong) > 4 else "")
-        return hint(f"The trainable flags are not those of N={n_unfrozen} yet "
-                    f"(check {shown or 'the pooling layers'}). Remember what "
-                    "happens when the seed's two lines are repeated with a larger "
-                    "N.")
+        advice = (f"The trainable flags are not those of N={n_unfrozen} yet "
+                  f"(check {shown or 'the pooling layers'}). Remember what "
+                  "happens when the recipe's two freezing lines are repeated "
+                  "with a larger N.")
+        # Block5 unfrozen is how the notebook leaves the base before the
+        # exercise: most likely nothing was tried yet (or the trap was hit).
+        if have == unfrozen_flags(base_model, 4):
+            return your_turn(advice)
+        return hint(advice)
     if not getattr(model, "compiled", False) or stale_layers(model):
         return hint("The flags are right, but Keras would still train the old "
                     "set of weights. What must follow every change of "
@@ -118,16 +124,16 @@ def check_lr_choice(lr, result) -> Verdict:
     if not isinstance(lr, numbers.Real) or isinstance(lr, bool) \
             or not math.isfinite(lr) or lr <= 0:
         return hint("Set the answer to a positive number, e.g. 3e-4.")
-    lrs, losses = np.asarray(result.lrs), np.asarray(result.losses)
-    at_min = float(lrs[int(np.nanargmin(losses))])
-    upper = max(at_min, result.suggestion)
-    lower = result.suggestion / 30
-    if lr > upper:
-        return hint(f"At {lr:.1e} the loss is already at its lowest or rising "
-                    "again: that is where training starts to diverge. Pick a "
-                    "rate where the curve still goes down.")
-    if lr < lower:
-        return hint(f"At {lr:.1e} the loss hardly moves: training would crawl. "
-                    "Look for the steep part of the curve.")
-    return passed(f"{lr:.1e} lies where the loss still falls (the minimum is "
-                  f"near {at_min:.1e}).")
+    climbs = edge(result.lrs, result.losses)
+    if lr > climbs:
+        return hint(f"At {lr:.1e} the loss is already climbing: training "
+                    "diverges there. Find where the curve leaves its floor.")
+    if lr > climbs / 3:
+        return hint(f"{lr:.1e} sits right at the edge, where the loss starts to "
+                    "climb: one unlucky batch tips it over. Stay about ten "
+                    "times below the edge.")
+    if lr < climbs / 100:
+        return hint(f"At {lr:.1e} the weights hardly move: training would "
+                    "crawl. Stay within a hundred times below the edge.")
+    return passed(f"{lr:.1e}: below the rate where the loss starts to climb "
+                  f"({climbs:.1e}), with room to spare.")

@@ -7,8 +7,13 @@ from .core import Verdict, hint, passed, your_turn
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 
 
-def check_best_strategy(answer, results, size: int | None = None) -> Verdict:
-    """Exercise 1: the best strategy at one size (default: the smallest)."""
+def check_choice(answer, results, size: int | None = None) -> Verdict:
+    """Exercise 1: the strategy to choose at one size (default: the smallest).
+
+    The guide's rule: the fastest strategy within the noise of the best.
+    """
+    from ..strategies import noise_margin
+
     try:
         sizes = sorted(set(results["images_per_class"]))
     except (TypeError, KeyError):
@@ -16,26 +21,31 @@ def check_best_strategy(answer, results, size: int | None = None) -> Verdict:
                     "second argument.")
     size = sizes[0] if size is None else size
     if answer is None:
-        return your_turn("Set `answer` to a strategy name. Keep the rows of `results` "
-                    f"whose images_per_class is {size}, then look at "
-                    "final_val_accuracy.")
+        return your_turn("Set `answer` to a strategy name. Keep the rows of "
+                         f"`results` whose images_per_class is {size}, then look "
+                         "at final_val_accuracy and seconds.")
     if answer not in STRATEGIES:
         return hint(f"Use one of the names in the table: {', '.join(STRATEGIES)}.")
     part = results[results["images_per_class"] == size]
     scores = dict(zip(part["strategy"], part["final_val_accuracy"]))
+    seconds = dict(zip(part["strategy"], part["seconds"]))
     best = max(scores.values())
-    if scores.get(answer) == best:
-        tied = [name for name, score in scores.items() if score == best]
-        extra = f" (tied with {', '.join(t for t in tied if t != answer)})" \
-            if len(tied) > 1 else ""
-        return passed(f"{answer} scored {best:.0%} at {size} images per class"
-                      f"{extra}. Is its lead beyond the noise the guide mentions?")
-    if any(results[results["images_per_class"] != size]
-           .sort_values("final_val_accuracy").tail(1)["strategy"] == answer):
-        return hint(f"That one wins at another size; look only at {size} images "
-                    "per class.")
-    return hint("Compare final_val_accuracy, not seconds or final training "
-                "accuracy.")
+    margin = noise_margin(best, int(results.attrs.get("n_val", 100)))
+    close = [name for name in scores if scores[name] > best - margin]
+    choice = min(close, key=seconds.get)
+    if answer == choice:
+        tied = [name for name in close if name != answer]
+        why = (f"; {', '.join(tied)} scored within the noise ({margin:.0%}) "
+               "but took longer" if tied else ", ahead by more than the noise")
+        return passed(f"{answer}: {scores[answer]:.0%} at {size} images per class"
+                      f"{why}.")
+    if answer in close:
+        return hint(f"{answer} is within the noise of the best, but another "
+                    "strategy there was faster: a tie goes to the cheaper one.")
+    if scores[answer] == best:
+        return hint("It scored highest, but not by more than the noise.")
+    return hint(f"{answer} scored {scores[answer]:.0%}, more than the noise "
+                f"({margin:.0%}) below the best at {size} images per class.")
 
 
 def _params(layers) -> int:

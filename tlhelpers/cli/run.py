@@ -1,7 +1,7 @@
 """`run STRATEGY`: one of the course's strategies end to end, from the command line.
 
 STRATEGY is `scratch` (notebook 01), `feature-extraction` (02: stored features
-and the seed's head) or `fine-tuning` (03: head, then the top N layers at a
+and the course's head) or `fine-tuning` (03: head, then the top N layers at a
 low rate). `--json` ends the output with one line of results. An interrupt
 (Ctrl-C) stops the run, reports what finished and exits with 130.
 """

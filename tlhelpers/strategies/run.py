@@ -219,13 +219,15 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
 def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                    lrs=(1e-5, 1e-3), *, epochs: int | None = None,
                    head_epochs: int | None = None, seed: int = 42, stored=None,
-                   progress: bool = True):
+                   images_per_class: int | None = None, progress: bool = True):
     """Fine-tune the top `depth` layers at each rate, all from the same trained head.
 
     Taught in `04_choosing_a_strategy.ipynb`. The head is trained once on the
     stored features (`head_epochs`); every (depth, lr) run then starts from
     it, so runs differ only by depth and rate. Depth 0 keeps training the
-    head alone. Returns a DataFrame (one row per run, with the validation
+    head alone. `images_per_class` trains every run on the same seeded subset
+    (a deep unfreeze costs time in proportion to the images), validated on the
+    whole validation set. Returns a DataFrame (one row per run, with the validation
     accuracy the runs started from: the head's last epoch) with
     `.attrs["histories"]`. Runs are compared on `final_val_accuracy`;
     `best_val_accuracy` (best epoch, same validation set) is optimistic.
@@ -243,9 +245,13 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
         stored = store_activations(base_model, files, depths=(0, *depths),
                                    progress=progress)
     n_classes = len(files.class_names)
+    train_labels = stored.train_labels
+    idx = (np.arange(len(train_labels)) if images_per_class is None else
+           subset_indices(train_labels,
+                          check_sizes([images_per_class], train_labels)[0], seed))
     keras.utils.set_random_seed(seed)
     head = models.build_head(stored.train[0].shape[1:], n_classes)
-    head_result = _fit_quiet(head, (stored.train[0], stored.train_labels),
+    head_result = _fit_quiet(head, (stored.train[0][idx], train_labels[idx]),
                              (stored.val[0], stored.val_labels),
                              head_epochs, 1e-3, seed)
     start = _final_val(head_result)
@@ -264,7 +270,7 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                 copy_head(head, model, base_model)
                 top, result = _fine_tune_stored(
                     model, base_model, depth,
-                    (stored.train[depth], stored.train_labels),
+                    (stored.train[depth][idx], train_labels[idx]),
                     (stored.val[depth], stored.val_labels), epochs, lr, seed)
                 val = result.history["val_accuracy"]
                 rows.append({"n_unfrozen": depth,
@@ -285,6 +291,7 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
     frame.attrs["head_seconds"] = head_result.seconds
+    frame.attrs["train_images"] = len(idx)
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["n_val"] = len(files.val)
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")

@@ -20,8 +20,8 @@ from .recipes import FitResult, check_epochs, check_lr, compile_for_training, fi
 class HeadResult(FitResult):
     """A FitResult with the head's settings and the trained head model."""
 
-    head: str = "flatten"
-    dropout: float = 0.0
+    head: str = "gap"
+    dropout: float = 0.5
     lr: float = 1e-3
     trainable_params: int = 0
     model: keras.Model | None = dataclasses.field(default=None, repr=False)
@@ -54,8 +54,8 @@ def as_arrays(features, name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int32)
 
 
-def retrain_head(train_features, val_features, n_classes: int, head: str = "flatten",
-                 dropout: float = 0.0, epochs: int = 10, lr: float = 1e-3,
+def retrain_head(train_features, val_features, n_classes: int, head: str = "gap",
+                 dropout: float = 0.5, epochs: int = 10, lr: float = 1e-3,
                  seed: int = 42, dense: int = 256, **fit_kwargs) -> HeadResult:
     """A new head (Flatten or GAP, Dense, optional Dropout) trained on stored features.
 

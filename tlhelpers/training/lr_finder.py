@@ -1,9 +1,11 @@
 """Learning-rate range test (as fastai's `lr_find`); taught in `03_fine_tuning.ipynb`.
 
 The rate grows exponentially batch by batch from `min_lr` to `max_lr` while
-each batch's own loss is recorded; the suggestion is where the smoothed loss
-falls fastest. The model's weights and its compiled optimizer (state and
-rate) are put back afterwards, so the test changes nothing.
+each batch's own loss is recorded. The *edge* is the highest rate before the
+smoothed loss climbs for good; the suggestion is a tenth of it (fastai's
+"minimum / 10" rule, read where the curve leaves its floor, so that a flat,
+noisy floor does not decide). The model's weights and its compiled optimizer
+(state and rate) are put back afterwards, so the test changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from matplotlib.figure import Figure
 
 from ..figures import new_figure
 
-from .recipes import check_lr, compile_for_training, require_fresh_compile
+from .recipes import (array_batch_sizes, check_lr, compile_for_training,
+                      require_fresh_compile)
 
 
 @dataclasses.dataclass
@@ -28,14 +31,21 @@ class LRRangeResult:
     losses: np.ndarray
     suggestion: float
 
+    @property
+    def edge(self) -> float:
+        """The highest rate before the loss climbs for good (see `edge`)."""
+        return edge(self.lrs, self.losses)
+
     def figure(self, title: str = "Learning-rate range test") -> Figure:
-        """Loss against rate (log scale) with the suggestion marked."""
+        """Loss against rate (log scale) with the edge and the suggestion marked."""
         fig, axes = new_figure(1, 1, width=6.0, height=3.6)
         ax = axes[0, 0]
-        ax.plot(self.lrs, self.losses)
+        ax.plot(self.lrs, self.losses, marker=".")
         ax.set_xscale("log")
+        ax.axvline(self.edge, color="tab:grey", linestyle=":",
+                   label=f"loss climbs after {self.edge:.1e}")
         ax.axvline(self.suggestion, color="tab:red", linestyle="--",
-                   label=f"suggested {self.suggestion:.1e}")
+                   label=f"suggested {self.suggestion:.1e} (a tenth)")
         ax.set_xlabel("learning rate (log scale)")
         ax.set_ylabel("training loss (smoothed)")
         ax.set_title(title)
@@ -90,12 +100,26 @@ def _compile_args(model: keras.Model) -> dict | None:
     return args
 
 
+def _repeated_batches(train_ds):
+    """The training batches, endlessly: the test may need more than one epoch."""
+    if not isinstance(train_ds, tuple):
+        return train_ds.repeat()
+    import tensorflow as tf
+
+    x, y = train_ds
+    batch = array_batch_sizes(train_ds, None)["batch_size"]
+    return (tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(y), seed=0).repeat().batch(batch))
+
+
 def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
                   max_lr: float = 1.0, num_steps: int = 60,
                   beta: float = 0.9) -> LRRangeResult:
     """Try rates from `min_lr` to `max_lr` over `num_steps` batches; nothing is changed.
 
-    Taught in `03_fine_tuning.ipynb`. Uses the trainable layers the model has
+    Taught in `03_fine_tuning.ipynb`. `train_ds` is a tf.data dataset or an
+    `(x, y)` tuple of arrays (stored activations), batched as `fit` would.
+    Uses the trainable layers the model has
     now, so unfreeze first to test the rate for fine-tuning. Afterwards the
     model has its weights back and is compiled as before, with the same
     optimizer (state and rate); a model not compiled before is left needing
@@ -114,7 +138,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
     ramp = _RateRamp(lrs, beta)
     compile_for_training(model, min_lr)
     require_fresh_compile(model)
-    batches = train_ds.repeat()
+    batches = _repeated_batches(train_ds)
     try:
         model.fit(batches, epochs=1, steps_per_epoch=num_steps, callbacks=[ramp],
                   verbose=0)
@@ -130,22 +154,37 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
     return LRRangeResult(tried, losses, suggest(tried, losses))
 
 
-def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
-    """The rate at the steepest fall of the loss, before its minimum.
+# A loss within this factor of its lowest value is still on the floor.
+CLIMB_FACTOR = 1.25
 
-    Taught in `03_fine_tuning.ipynb`. The curve is cut at its first NaN or
-    infinite loss: the rates from there on diverged.
-    """
+
+def _finite_part(lrs, losses) -> tuple[np.ndarray, np.ndarray]:
+    """The curve up to its first NaN or infinite loss: later rates diverged."""
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     diverged = np.flatnonzero(~np.isfinite(losses))
     if len(diverged):
         lrs, losses = lrs[:diverged[0]], losses[:diverged[0]]
-    if len(losses) < 3:
-        if not len(losses):
-            raise ValueError("every loss of the range test is NaN or infinite; "
-                             "lower min_lr and run the test again")
-        return float(lrs[0])
-    stop = int(np.argmin(losses)) + 1
-    stop = max(stop, 3)
-    slopes = np.gradient(losses[:stop], np.log10(lrs[:stop]))
-    return float(lrs[int(np.argmin(slopes))])
+    if not len(losses):
+        raise ValueError("every loss of the range test is NaN or infinite; "
+                         "lower min_lr and run the test again")
+    return lrs, losses
+
+
+def edge(lrs, losses) -> float:
+    """The highest rate whose loss is still within 25% of the lowest one.
+
+    Taught in `03_fine_tuning.ipynb`. Past it the loss climbs and does not come
+    back: training there diverges.
+    """
+    lrs, losses = _finite_part(lrs, losses)
+    on_floor = np.flatnonzero(losses <= CLIMB_FACTOR * losses.min())
+    return float(lrs[on_floor[-1]])
+
+
+def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """A tenth of the edge, the highest rate before the loss climbs.
+
+    Taught in `03_fine_tuning.ipynb`. Never below the first rate tried.
+    """
+    lrs, _ = _finite_part(lrs, losses)
+    return float(max(edge(lrs, losses) / 10, lrs[0]))

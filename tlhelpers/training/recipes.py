@@ -62,7 +62,7 @@ def compile_for_training(model: keras.Model, lr: float) -> None:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def _array_batch_sizes(train, val) -> dict:
+def array_batch_sizes(train, val) -> dict:
     """Batch sizes for arrays, as `data.make_dataset` picks them for datasets."""
     if not isinstance(train, tuple):
         return {}  # a dataset is already batched
@@ -116,6 +116,19 @@ def set_random_states(model: keras.Model, states: list) -> None:
         variable.assign(state)
 
 
+def reseed_generators(model: keras.Model, seed: int) -> None:
+    """Restart every random generator in the model (dropout) from `seed`.
+
+    `keras.utils.set_random_seed` does not reach generators that already
+    exist; without this, two runs from the same weights draw different
+    dropout masks.
+    """
+    for i, variable in enumerate(_seed_states(model)):
+        state = np.zeros(variable.shape, dtype=variable.dtype)
+        state.flat[0] = seed + i
+        variable.assign(state)
+
+
 def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
@@ -152,7 +165,7 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         inputs = train_ds if isinstance(train_ds, tuple) else (train_ds,)
         model.fit(*inputs, validation_data=val_ds, epochs=epochs,
                   callbacks=all_callbacks, verbose=verbose,
-                  **_array_batch_sizes(train_ds, val_ds))
+                  **array_batch_sizes(train_ds, val_ds))
     except KeyboardInterrupt:
         interrupted = True
     except Exception:
@@ -220,6 +233,8 @@ def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
             "rerun_note", "Running the same cell again starts over from "
             "start_weights; to go on from these weights instead, call fine_tune "
             "without start_weights.")
+    if seed is not None:
+        reseed_generators(model, seed)
     set_trainable(base_model, n_unfrozen)
     compile_for_training(model, lr)
     fields = {"strategy": "fine-tuning",

@@ -208,8 +208,9 @@ class LRFinderPanel(widgets.VBox):
             suggestion = self.result.suggestion
             self.use_button.description = f"Use suggestion ({suggestion:.1e})"
             self.message.value = message(
-                f"Suggested rate: {suggestion:.1e}, where the loss falls "
-                "fastest. Click 'Use suggestion' to copy it into the slider.", "ok")
+                f"Suggested rate: {suggestion:.1e}, a tenth of the rate where "
+                f"the loss starts to climb ({self.result.edge:.1e}). Click 'Use "
+                "suggestion' to copy it into the slider.", "ok")
         except Exception as err:  # shown to the learner instead of a traceback
             self.message.value = message(
                 f"The range test failed: {type(err).__name__}: {err}", "error")

@@ -61,11 +61,11 @@ class HeadPanel(widgets.VBox):
         epochs = int(min(max(epochs, EPOCH_RANGE[0]), EPOCH_RANGE[1]))
         self.head = widgets.ToggleButtons(
             options=[("Flatten", "flatten"), ("Global average pooling", "gap")],
-            value="flatten", description="Head",
+            value="gap", description="Head",
             tooltips=["every position and channel feeds the Dense layer",
                       "one average per channel: far fewer weights"])
         self.dropout = widgets.FloatSlider(
-            value=0.0, min=DROPOUT_RANGE[0], max=DROPOUT_RANGE[1], step=0.05,
+            value=0.5, min=DROPOUT_RANGE[0], max=DROPOUT_RANGE[1], step=0.05,
             description="Dropout", readout_format=".2f", continuous_update=False)
         self.epochs = widgets.IntSlider(
             value=epochs, min=EPOCH_RANGE[0], max=EPOCH_RANGE[1],
