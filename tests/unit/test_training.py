@@ -266,6 +266,10 @@ def test_live_plot_puts_a_png_into_an_output(trained):
     assert "image/png" in out.outputs[0]["data"]
     assert plot.history["loss"] and len(plot.history["val_accuracy"]) == 2
     assert [ax.get_xlabel() for ax in plot.figure.axes] == ["epoch", "epoch"]
+    # Chance comes from the model's two outputs; accuracy spans 0% to 100%.
+    acc_ax = plot.figure.axes[1]
+    assert "chance (50%)" in [line.get_label() for line in acc_ax.lines]
+    assert acc_ax.get_ylim()[0] == 0 and acc_ax.get_ylim()[1] >= 1
 
 
 def test_saved_model_round_trip_checks_the_class_count(trained, tlh_home):

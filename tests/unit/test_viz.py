@@ -114,7 +114,51 @@ def test_plot_history_joins_phases_and_marks_the_second():
     fig = viz.plot_history([head, tune], phase_names=["head", "fine-tune"])
     ydata = fig.axes[0].lines[0].get_ydata()
     assert list(ydata) == joined["loss"]
-    assert any(t.get_text() == "fine-tune" for t in fig.axes[0].texts)
+    # The names sit above the axes, centred over their epochs, not on the lines.
+    for ax in fig.axes:
+        top = ax.child_axes[0]
+        names = [t.get_text() for t in top.get_xticklabels()]
+        assert names == ["head", "fine-tune"]
+        assert list(top.get_xticks()) == [2.0, 4.5]
+        assert not ax.texts
+
+
+def test_accuracy_axes_run_from_0_to_100_percent_with_chance():
+    values = {"loss": [1.0, 0.9], "accuracy": [0.60, 0.62],
+              "val_accuracy": [0.58, 0.68]}
+    acc_ax = viz.plot_history(values, chance=0.2).axes[1]
+    # Never clipped to the data: 58-68% on its own axis makes noise look large.
+    assert acc_ax.get_ylim()[0] == 0 and acc_ax.get_ylim()[1] >= 1
+    assert acc_ax.yaxis.get_major_formatter()(0.2, 0) == "20%"
+    labels = [line.get_label() for line in acc_ax.lines]
+    assert "chance (20%)" in labels
+    runs = {"a": {"val_accuracy": [0.6, 0.62]}}
+    ax = viz.compare_histories(runs, chance=0.25).axes[0]
+    assert ax.get_ylim()[0] == 0 and "chance (25%)" in \
+        [t.get_text() for t in ax.get_legend().get_texts()]
+    # A gap between accuracies keeps its sign, in percentage points.
+    gaps = {"a": {"accuracy_gap": [-0.1, 0.05]}}
+    ax = viz.compare_histories(gaps, metric="accuracy_gap").axes[0]
+    assert ax.get_ylim()[0] < 0
+    assert ax.yaxis.get_major_formatter()(0.05, 0) in ("5%", "5.0%")
+
+
+def test_a_keras_history_carries_its_chance():
+    model = keras.Sequential([keras.Input((2,)),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(np.zeros((4, 2)), np.arange(4), epochs=1, verbose=0)
+    ax = viz.compare_histories({"run": history}, metric="accuracy").axes[0]
+    assert ax.lines[-1].get_label() == "chance (25%)"
+
+
+def test_losses_spanning_orders_of_magnitude_get_a_log_axis():
+    calm = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}
+    assert viz.plot_history(calm).axes[0].get_yscale() == "linear"
+    runs = {"calm": calm, "diverged": {"val_loss": [2.0, 300.0]}}
+    ax = viz.compare_histories(runs, metric="val_loss").axes[0]
+    assert ax.get_yscale() == "log" and "log scale" in ax.get_ylabel()
 
 
 def test_plot_history_rejects_missing_loss_and_non_dicts():
@@ -204,7 +248,9 @@ def test_activations_shapes_and_maps(base, images):
     assert all(np.isfinite(m).all() for m in maps.values())
     fig = viz.activation_maps(base, x[0], "block2_conv1", n=3, order="index")
     titles = [ax.get_title() for ax in fig.axes if ax.images]
-    assert titles[0] == "input image" and titles[1].startswith("ch 0 ")
+    assert titles[0] == "input image" and titles[1].startswith("ch 0\n")
+    # What the number is, written as a learner reads it (not 5.4e+02).
+    assert "mean activation" in titles[1] and "e+" not in titles[1]
     assert len(titles) == 4
     # Asking for more channels than exist shows them all.
     many = viz.activation_maps(base, x[0], "block1_conv1", n=50)

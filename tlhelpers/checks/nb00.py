@@ -10,7 +10,7 @@ def check_train_images_per_class(answer, splits) -> Verdict:
     expected = splits.files.counts()["train"]
     if answer is None:
         return your_turn("Set `answer` to a dict such as {'daisy': 40, ...}. "
-                    "`splits.files.train` lists (path, label) pairs.")
+                         "`splits.files.train` lists (path, label) pairs.")
     if not isinstance(answer, dict):
         return hint("Use a dict: class name -> count.")
     if set(answer) != set(expected):
@@ -18,16 +18,16 @@ def check_train_images_per_class(answer, splits) -> Verdict:
     wrong = [name for name in expected if answer[name] != expected[name]]
     if wrong:
         return hint(f"The counts for {', '.join(wrong)} differ. Count the labels "
-                    "in `splits.files.train`, not the files on disk: the profile "
-                    "caps each class.")
+                    "in `splits.files.train`, not the files on disk: only the "
+                    "training side of the split counts.")
     return passed("these are the images per class that one epoch sees.")
 
 
 def check_batch_shape(answer, train_ds) -> Verdict:
     """Exercise 2: the shape of one batch of images, as a tuple."""
     if answer is None:
-        return your_turn("Take one batch with `next(iter(train_ds))` and look at "
-                    "`images.shape`.")
+        return your_turn("Take one batch with `next(iter(train_ds))` and look "
+                         "at `images.shape`.")
     images, _ = next(iter(train_ds))
     expected = tuple(int(d) for d in images.shape)
     try:

@@ -24,7 +24,7 @@ def check_conv_params(answer, kernel: int = 3, channels_in: int = 32,
     expected = weights + filters
     if answer is None:
         return your_turn("Set `answer` to a whole number. Each filter looks at a "
-                    f"{kernel}x{kernel} patch of every input channel.")
+                         f"{kernel}x{kernel} patch of every input channel.")
     value = _as_number(answer)
     if value is None:
         return hint("Give one number (an int), for example a product of the "
@@ -59,7 +59,7 @@ def check_gap(answer, history) -> Verdict:
     expected = train - val
     if answer is None:
         return your_turn("Set `answer` to a number. `history_aug.history` is a dict "
-                    "of lists, one value per epoch.")
+                         "of lists, one value per epoch.")
     value = _as_number(answer)
     if value is None:
         return hint("Give one number (a float), not a list or a string.")

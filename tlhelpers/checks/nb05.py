@@ -11,7 +11,7 @@ def check_best_block(answer, probe: dict) -> Verdict:
     best = max(scores, key=scores.get)
     if answer is None:
         return your_turn("Set `answer` to a block name such as 'block2_pool'. "
-                    "`probe` maps each line's label to {block: accuracy}.")
+                         "`probe` maps each line's label to {block: accuracy}.")
     if answer not in scores:
         return hint(f"Use one of the probed blocks: {', '.join(scores)}.")
     if scores[answer] < scores[best]:
@@ -27,7 +27,7 @@ def check_moved_layers(answer, changes) -> Verdict:
     expected = int((changes["relative_change"] > 0).sum())
     if answer is None:
         return your_turn("Count the rows of `changes` whose `relative_change` is "
-                    "above zero.")
+                         "above zero.")
     try:
         given = int(answer)
     except (TypeError, ValueError):
@@ -46,7 +46,7 @@ def check_map_shape(answer, base_model, layer: str) -> Verdict:
     expected = tuple(int(d) for d in base_model.get_layer(layer).output.shape[1:])
     if answer is None:
         return your_turn("Start from the image size; four pooling layers lie between "
-                    f"the input and {layer}.")
+                         f"the input and {layer}.")
     try:
         given = tuple(int(d) for d in answer)
     except (TypeError, ValueError):

@@ -291,6 +291,7 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
     frame.attrs["head_seconds"] = head_result.seconds
+    frame.attrs["n_classes"] = n_classes
     frame.attrs["train_images"] = len(idx)
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["n_val"] = len(files.val)

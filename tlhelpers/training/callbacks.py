@@ -28,7 +28,7 @@ class LivePlot(keras.callbacks.Callback):
 
     Draws into an `ipywidgets.Output` when given one, else into the cell's
     output; outside a notebook it only keeps the history. The last figure
-    stays in `.figure`.
+    stays in `.figure`. Chance (1 / classes) comes from the model's output.
     """
 
     def __init__(self, output=None, title: str = "", metrics=("loss", "accuracy")):
@@ -50,9 +50,10 @@ class LivePlot(keras.callbacks.Callback):
 
     def redraw(self):
         from ..figures import figure_png, png_output
-        from .curves import plot_history
+        from .curves import chance_of, plot_history
 
-        self.figure = plot_history(self.history, title=self.title)
+        self.figure = plot_history(self.history, title=self.title,
+                                   chance=chance_of(self))
         if self.output is not None:
             # Replacing the outputs (not `with output: display(...)`) also works
             # headless and inside a button's callback.

@@ -1,15 +1,20 @@
 """Training curves: loss and accuracy per epoch, and one metric across runs.
 
 Lives with training because the live-plot callback draws them; `tlhelpers.viz`
-re-exports them. Taught in `01_train_from_scratch.ipynb` (overfitting shows as the gap between
-the train and validation curves) and `03_fine_tuning.ipynb` (the two phases).
+re-exports them. Taught in `01_train_from_scratch.ipynb` (overfitting shows as
+the gap between the train and validation curves) and `03_fine_tuning.ipynb`
+(the two phases). Accuracy runs from 0% to 100% with chance marked, the
+convention of every plot (`tlhelpers.figures.accuracy_axis`).
 """
 
 from __future__ import annotations
 
 import math
 
-from ..figures import colour, figure_png, new_figure, png_output  # noqa: F401
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from ..figures import (accuracy_axis, colour, figure_legend,  # noqa: F401
+                       figure_png, loss_axis, new_figure, png_output)
 
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy",
                  "categorical_accuracy")
@@ -63,77 +68,135 @@ def accuracy_key(values: dict) -> str | None:
     return None
 
 
-def _plot_pair(ax, values: dict, key: str, ylabel: str) -> None:
+def is_accuracy(metric: str) -> bool:
+    """Whether a logged metric (e.g. `val_accuracy`) is an accuracy."""
+    return metric.removeprefix("val_") in ACCURACY_KEYS
+
+
+def chance_of(source) -> float | None:
+    """1 / classes of a model, of a Keras History's model, or of a callback's.
+
+    None when there is no model to ask (a dict of lists). One sigmoid output
+    counts as two classes.
+    """
+    model = source if hasattr(source, "output_shape") else getattr(
+        source, "model", None)
+    try:
+        n_outputs = int(model.output_shape[-1])
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+    return 1 / max(n_outputs, 2)
+
+
+def _first_chance(histories) -> float | None:
+    return next((c for c in map(chance_of, histories) if c is not None), None)
+
+
+def _plot_pair(ax, values: dict, key: str) -> None:
     epochs = range(1, len(values[key]) + 1)
-    ax.plot(epochs, values[key], "o-", color=colour(0), label=f"train {ylabel}")
+    ax.plot(epochs, values[key], "o-", color=colour(0), label="train")
     if f"val_{key}" in values:
         ax.plot(epochs, values[f"val_{key}"], "s--", color=colour(1),
-                label=f"validation {ylabel}")
+                label="validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     if len(values[key]) <= 20:
         ax.set_xticks(list(epochs))
 
 
+def _mark_phases(ax, starts: list[int], names: list[str], epochs: int) -> None:
+    """A dotted line between phases; their names above the axes, clear of the lines."""
+    edges = [0.5] + [start - 0.5 for start in starts] + [epochs + 0.5]
+    for edge in edges[1:-1]:
+        ax.axvline(edge, color="grey", linestyle=":", linewidth=1.5)
+    labels = [names[i] if i < len(names) else f"phase {i + 1}"
+              for i in range(len(edges) - 1)]
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([(a + b) / 2 for a, b in zip(edges, edges[1:])], labels)
+    top.tick_params(length=0, labelsize=8, labelcolor="dimgrey")
+
+
 def plot_history(history, title: str = "Training history",
-                 phase_names: list[str] | None = None):
+                 phase_names: list[str] | None = None,
+                 chance: float | None = None):
     """Loss and accuracy per epoch, train and validation, in two panels.
 
     Taught in `01_train_from_scratch.ipynb`. `history`: a Keras History, a dict of
     lists, or a list of them (phases, e.g. head training then fine-tuning; a
-    dashed line marks where each later phase starts). Returns the Figure.
+    dotted line divides them, `phase_names` label them). `chance`: 1 / classes
+    for a dotted line (read from a Keras History's model when not given).
+    Returns the Figure.
     """
     if isinstance(history, (list, tuple)):
-        values, starts = join_phases(history)
+        phases = list(history)
+        values, starts = join_phases(phases)
     else:
+        phases = [history]
         values, starts = history_dict(history), []
     if "loss" not in values:
         found = ", ".join(values) or "nothing"
         raise ValueError(f"history has no 'loss'; found: {found}")
+    if chance is None:
+        chance = _first_chance(phases)
     acc = accuracy_key(values)
     panels = [("loss", "loss")] + ([(acc, "accuracy")] if acc else [])
-    fig, axes = new_figure(1, len(panels), width=5.0 * len(panels), height=3.6)
-    names = list(phase_names or [])
+    fig, axes = new_figure(1, len(panels), width=5.0 * len(panels), height=3.8)
     for ax, (key, label) in zip(axes.flat, panels):
-        _plot_pair(ax, values, key, label)
-        for i, start in enumerate(starts):
-            ax.axvline(start - 0.5, color="grey", linestyle=":", linewidth=1.5)
-            name = names[i + 1] if i + 1 < len(names) else f"phase {i + 2}"
-            ax.annotate(name, (start - 0.4, 0.98), xycoords=("data", "axes fraction"),
-                        fontsize=8, va="top", color="grey")
+        _plot_pair(ax, values, key)
+        ax.set_ylabel(label)
+        if key == "loss":
+            loss_axis(ax, values[key], values.get(f"val_{key}", []))
+        else:
+            accuracy_axis(ax, chance)
+        if starts:
+            _mark_phases(ax, starts, list(phase_names or []),
+                         len(values[key]))
         ax.set_title(label)
+    figure_legend(fig, axes.flat)
     fig.suptitle(title)
     return fig
 
 
 def compare_histories(histories: dict, metric: str = "val_accuracy",
-                      title: str | None = None):
+                      title: str | None = None, chance: float | None = None):
     """One metric per epoch for several runs, one line each.
 
     Taught in `04_choosing_a_strategy.ipynb`. `histories`: run label -> Keras
-    History or dict of lists. Returns the Figure.
+    History or dict of lists. `chance`: 1 / classes, drawn on an accuracy axis
+    (read from a Keras History's model when not given); another metric named
+    "...accuracy..." (e.g. a gap) is shown in percentage points. Returns the
+    Figure.
     """
     if not isinstance(histories, dict) or not histories:
         raise ValueError("histories must be a non-empty dict: run label -> history")
     fig, axes = new_figure(1, 1, width=6.5, height=4.0)
     ax = axes[0, 0]
     longest = 0
+    drawn, phases = [], []
     for i, (label, history) in enumerate(histories.items()):
-        if isinstance(history, (list, tuple)):
-            values, _ = join_phases(history)
-        else:
-            values = history_dict(history)
+        run = list(history) if isinstance(history, (list, tuple)) else [history]
+        phases += run
+        values, _ = join_phases(run)
         if metric not in values:
             raise ValueError(f"metric={metric!r} is not in the history of "
                              f"{label!r}; found: {', '.join(values)}")
         series = values[metric]
+        drawn.append(series)
         longest = max(longest, len(series))
         ax.plot(range(1, len(series) + 1), series, "o-", color=colour(i),
                 label=str(label), markersize=4)
+    if is_accuracy(metric):
+        accuracy_axis(ax, _first_chance(phases) if chance is None else chance)
+    elif "accuracy" in metric:
+        # A difference of accuracies (train minus validation): percentage
+        # points around a marked zero, not a 0-100% axis.
+        ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
+    if "loss" in metric:
+        loss_axis(ax, *drawn)
     if longest <= 20:
         ax.set_xticks(range(1, longest + 1))
     ax.grid(alpha=0.3)

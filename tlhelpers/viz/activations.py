@@ -45,6 +45,13 @@ def _normalise(channel: np.ndarray) -> np.ndarray:
     return (channel - low) / (top - low)
 
 
+def readable(value: float) -> str:
+    """A number as a learner reads it: 540, 1,234, 5.4 or 0.03 (no 5.4e+02)."""
+    if abs(value) >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 else f"{value:.2f}"
+
+
 def activation_maps(model, image, layer: str, n: int = 16,
                     order: str = "strongest", title: str | None = None):
     """A grid of `n` channels of one layer for one raw image (0..255 RGB).
@@ -52,7 +59,8 @@ def activation_maps(model, image, layer: str, n: int = 16,
     Taught in `05_visualizing_features.ipynb`. `order`: "strongest" shows the
     channels with the highest mean activation (many channels are silent for
     any one image), "index" the first `n`. Each tile is stretched to its own
-    range; its title gives the channel and its mean. Returns the Figure.
+    range, so its title gives the channel's mean activation: how strong it is
+    against the others. Returns the Figure.
     """
     maps = activations(model, image, layer)[layer]
     if maps.ndim != 3:
@@ -64,12 +72,14 @@ def activation_maps(model, image, layer: str, n: int = 16,
                            height=1.75 * rows + 0.8)
     show_tile(axes.flat[0], as_image_batch(image)[0], "input image")
     for i, c in enumerate(channels, start=1):
+        mean = readable(float(maps[..., c].mean()))
         show_tile(axes.flat[i], _normalise(maps[..., c]),
-                  f"ch {c} (mean {maps[..., c].mean():.2g})", cmap="viridis")
+                  f"ch {c}\nmean activation {mean}", cmap="viridis")
     hide_unused(axes, len(channels) + 1)
     h, w, depth = maps.shape
-    fig.supxlabel(f"{len(channels)} of {depth} channels, each {h}x{w}; "
-                  "bright = strong activation", fontsize=9)
+    fig.supxlabel(f"{len(channels)} of {depth} channels, each {h}x{w} and "
+                  "scaled to its own range: bright = strong for that channel",
+                  fontsize=9)
     fig.supylabel("channels, row by row", fontsize=9)
     fig.suptitle(title or f"Activations of {layer}")
     return fig

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .. import config, features as features_mod
-from ._common import colour, new_figure, to_numpy
+from ._common import accuracy_axis, colour, new_figure, to_numpy
 from .layers import block_outputs, check_layers, layer_model, resolve_base
 
 
@@ -138,14 +138,11 @@ def plot_probes(results: dict, chance: float | None = None,
         ys = [scores.get(name, np.nan) for name in layers]
         ax.plot(x, ys, marker=markers[i % len(markers)], color=colour(i),
                 label=str(label), linestyle="-" if i == 0 else "--")
-    if chance is not None:
-        ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.0%})")
+    accuracy_axis(ax, chance)
     ax.set_xticks(x, layers, rotation=20 if len(layers) > 5 else 0, fontsize=8)
-    ax.set_ylim(0, 1.02)
     ax.set_xlabel("layer (deeper to the right)")
     ax.set_ylabel("validation accuracy")
-    ax.yaxis.set_major_formatter("{x:.0%}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8)
     ax.set_title(title)
     return fig

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import config
 from ..training import LivePlot
-from ..training.curves import plot_history, png_output
+from ..training.curves import chance_of, plot_history, png_output
 from ..training.head import HeadResult, as_arrays, retrain_head
 
 DROPOUT_RANGE = (0.0, 0.8)
@@ -36,7 +36,8 @@ class _CurvesInto(LivePlot):
         if not force and now - self._drawn < REDRAW_SECONDS:
             return
         self._drawn = now
-        self.figure = plot_history(self.history, title=self.title)
+        self.figure = plot_history(self.history, title=self.title,
+                                   chance=chance_of(self))
         self.panel.show_figure(self.figure)
 
     def on_train_end(self, logs=None):
