@@ -146,6 +146,9 @@ def test_suggest_on_a_flat_noisy_floor_reads_the_edge_not_the_noise():
     suggestion = training.suggest(lrs[:len(losses)], losses)
     assert suggestion == pytest.approx(lrs[15] / 10)
     assert lrs[0] < suggestion < lrs[15]
+    # One lucky batch far below the floor does not move the edge.
+    losses[3] = 0.30
+    assert training.suggest(lrs[:len(losses)], losses) == pytest.approx(lrs[15] / 10)
 
 
 def test_lr_range_test_records_each_batch_own_loss(trained):

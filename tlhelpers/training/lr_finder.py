@@ -154,7 +154,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
     return LRRangeResult(tried, losses, suggest(tried, losses))
 
 
-# A loss within this factor of its lowest value is still on the floor.
+# A loss within this factor of the floor is still on it.
 CLIMB_FACTOR = 1.25
 
 
@@ -171,14 +171,17 @@ def _finite_part(lrs, losses) -> tuple[np.ndarray, np.ndarray]:
 
 
 def edge(lrs, losses) -> float:
-    """The highest rate whose loss is still within 25% of the lowest one.
+    """The highest rate whose loss is still within 25% of the curve's floor.
 
-    Taught in `03_fine_tuning.ipynb`. Past it the loss climbs and does not come
-    back: training there diverges.
+    Taught in `03_fine_tuning.ipynb`. The floor is the lowest median of five
+    neighbouring points, so one lucky batch does not set it. Past the edge
+    the loss climbs and does not come back: training there diverges.
     """
     lrs, losses = _finite_part(lrs, losses)
-    on_floor = np.flatnonzero(losses <= CLIMB_FACTOR * losses.min())
-    return float(lrs[on_floor[-1]])
+    floor = min(float(np.median(losses[max(0, i - 2):i + 3]))
+                for i in range(len(losses)))
+    on_floor = np.flatnonzero(losses <= CLIMB_FACTOR * floor)
+    return float(lrs[on_floor[-1]] if len(on_floor) else lrs[0])
 
 
 def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
