@@ -28,8 +28,10 @@ def check_confused_pair(answer, mistakes) -> Verdict:
     top = int(counts.max())
     found = int(counts.get((true, guess), 0))
     if found == top:
+        others = int((counts == top).sum()) - 1
+        tie = f" (tied with {others} other pair(s))" if others else ""
         return passed(f"{found} {true} photo(s) were taken for {guess}: the pair "
-                      "mixed up most often.")
+                      f"mixed up most often{tie}.")
     if int(counts.get((guess, true), 0)) == top:
         return hint("Right pair, wrong way round: the first name is the true "
                     "class (a row of the confusion matrix).")
