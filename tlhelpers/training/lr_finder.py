@@ -173,13 +173,13 @@ def _finite_part(lrs, losses) -> tuple[np.ndarray, np.ndarray]:
 def edge(lrs, losses) -> float:
     """The highest rate whose loss is still within 25% of the curve's floor.
 
-    Taught in `03_fine_tuning.ipynb`. The floor is the lowest median of five
-    neighbouring points, so one lucky batch does not set it. Past the edge
-    the loss climbs and does not come back: training there diverges.
+    Taught in `03_fine_tuning.ipynb`. The floor is the loss a quarter of the
+    batches stay below, so one or two lucky batches (often the first ones,
+    where the smoothing has seen little) do not set it. Past the edge the
+    loss climbs and does not come back: training there diverges.
     """
     lrs, losses = _finite_part(lrs, losses)
-    floor = min(float(np.median(losses[max(0, i - 2):i + 3]))
-                for i in range(len(losses)))
+    floor = float(np.percentile(losses, 25))
     on_floor = np.flatnonzero(losses <= CLIMB_FACTOR * floor)
     return float(lrs[on_floor[-1]] if len(on_floor) else lrs[0])
 
