@@ -37,9 +37,18 @@ def test_every_notebook_is_here():
                                               "06"]
 
 
+@pytest.fixture(scope="module")
+def course_home(tmp_path_factory):
+    """One TLH_HOME for the notebooks in order, as `make course` has: 06 uses
+    the models 03 saved (05 would train its own)."""
+    return tmp_path_factory.mktemp("course_home")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_notebook_runs_under_two_replicas(path, tmp_path, monkeypatch):
+def test_the_notebook_runs_under_two_replicas(path, tmp_path, monkeypatch,
+                                              course_home):
+    monkeypatch.setenv("TLH_HOME", str(course_home))
     monkeypatch.setenv("TLH_CPU_REPLICAS", "2")
     monkeypatch.setenv("TLH_PROFILE", "quick")
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
