@@ -189,5 +189,4 @@ def suggest(lrs: np.ndarray, losses: np.ndarray) -> float:
 
     Taught in `03_fine_tuning.ipynb`. Never below the first rate tried.
     """
-    lrs, _ = _finite_part(lrs, losses)
-    return float(max(edge(lrs, losses) / 10, lrs[0]))
+    return float(max(edge(lrs, losses) / 10, float(np.asarray(lrs)[0])))
