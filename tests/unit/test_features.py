@@ -41,13 +41,14 @@ def base():
 def calls(monkeypatch):
     """Counts the runs of the base over the images (the expensive part)."""
     counter = {"n": 0}
-    real = features.compute_features
+    real = features.compute_layers
 
     def counting(*args, **kwargs):
         counter["n"] += 1
+        counter.setdefault("layers", []).append(list(args[4]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(features, "compute_features", counting)
+    monkeypatch.setattr(features, "compute_layers", counting)
     return counter
 
 
@@ -283,3 +284,32 @@ def test_a_base_built_under_mixed_precision_has_its_own_file(items, calls):
     np.testing.assert_allclose(mixed.features, plain.features, rtol=0.05,
                                atol=0.05 * float(np.abs(plain.features).max()))
     assert calls["n"] == 2
+
+
+def test_inner_layers_stored_from_the_same_pass_are_loaded_later(base, items, calls):
+    first = features.extract(base, items, progress=False,
+                             also=("block3_pool", "block4_pool"))
+    assert calls["n"] == 1 and not first.from_cache
+    assert "block3_pool, block4_pool stored from the same pass" in first.describe()
+    later = {name: features.extract(base, items, layer=name, progress=False)
+             for name in ("block3_pool", "block4_pool")}
+    assert calls["n"] == 1
+    for name, shape in (("block3_pool", (4, 4, 256)), ("block4_pool", (2, 2, 512))):
+        assert later[name].from_cache and later[name].features.shape == (6,) + shape
+        alone = features.compute_features(base, items, SIZE, 4, name, progress=False)
+        np.testing.assert_allclose(later[name].features, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_only_the_missing_layers_are_computed(base, items, calls):
+    features.extract(base, items, progress=False)
+    again = features.extract(base, items, progress=False, also=("block4_pool",))
+    assert again.from_cache
+    assert calls["layers"] == [[None], ["block4_pool"]]
+    features.extract(base, items, progress=False, also=("block4_pool",))
+    assert calls["n"] == 2
+
+
+def test_an_unknown_inner_layer_is_named_before_the_pass(base, items, calls):
+    with pytest.raises(ValueError, match="block9_pool"):
+        features.extract(base, items, progress=False, also=("block9_pool",))
+    assert calls["n"] == 0
