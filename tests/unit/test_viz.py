@@ -484,6 +484,32 @@ def test_pooled_features_one_pass_and_stored(base, flat_folder):
                                rtol=1e-5)
 
 
+def test_pooled_features_reuse_the_maps_features_stored(base, flat_folder,
+                                                        monkeypatch):
+    from tlhelpers import features
+    from tlhelpers.data import scan_folder, split_files
+    from tlhelpers.viz import probes
+
+    items = split_files(scan_folder(flat_folder)).val
+    fresh = viz.pooled_features(base, items, cache=False)
+    # The base's output (block2_pool) stored as notebook 02 stores it.
+    features.extract(base, items, progress=False)
+    passes = []
+    real = probes.layer_model
+
+    def recording(model, layers, pooled=False):
+        passes.append(list(layers))
+        return real(model, layers, pooled=pooled)
+
+    monkeypatch.setattr(probes, "layer_model", recording)
+    reused = viz.pooled_features(base, items)
+    assert passes == [["block1_pool"]]  # block2_pool came from the stored maps
+    assert list(reused.features) == ["block1_pool", "block2_pool"]  # in order
+    for name in ("block1_pool", "block2_pool"):
+        np.testing.assert_allclose(reused.features[name], fresh.features[name],
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_weight_change_is_zero_where_nothing_moved(classifier):
     after = keras.models.clone_model(classifier)
     after.set_weights(classifier.get_weights())

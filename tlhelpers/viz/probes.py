@@ -67,23 +67,51 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
         if stored is not None and np.array_equal(stored["labels"], labels):
             return PooledFeatures({n: stored[f"f{i}"] for i, n in enumerate(names)},
                                   labels, True, time.perf_counter() - started)
-    extractor = layer_model(model, names, pooled=True)
-    batch_size = batch_size or config.get_profile().batch_size
-    parts: list[list[np.ndarray]] = [[] for _ in names]
-    ds = make_dataset(items, size, batch_size, shuffle=False, cache=False)
-    if progress:
-        from tqdm.auto import tqdm
-        ds = tqdm(ds, desc="pooled features", unit="batch", leave=False)
-    for images, _ in ds:
-        outputs = extractor(images, training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for part, out in zip(parts, outputs):
-            part.append(np.asarray(out, dtype=np.float32))
-    pooled = {n: np.concatenate(p) for n, p in zip(names, parts)}
+    pooled = _pooled_from_stored(model, items, size, names, labels) if cache else {}
+    rest = [name for name in names if name not in pooled]
+    if rest:  # the pass runs only as deep as the deepest layer not stored
+        extractor = layer_model(model, rest, pooled=True)
+        batch_size = batch_size or config.get_profile().batch_size
+        parts: list[list[np.ndarray]] = [[] for _ in rest]
+        ds = make_dataset(items, size, batch_size, shuffle=False, cache=False)
+        if progress:
+            from tqdm.auto import tqdm
+            ds = tqdm(ds, desc="pooled features", unit="batch", leave=False)
+        for images, _ in ds:
+            outputs = extractor(images, training=False)
+            outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            for part, out in zip(parts, outputs):
+                part.append(np.asarray(out, dtype=np.float32))
+        pooled.update({n: np.concatenate(p) for n, p in zip(rest, parts)})
+    pooled = {name: pooled[name] for name in names}  # bottom to top, as asked
     if cache:
         features_mod.save_npz_atomic(
             path, labels=labels, **{f"f{i}": pooled[n] for i, n in enumerate(names)})
     return PooledFeatures(pooled, labels, False, time.perf_counter() - started)
+
+
+def _pooled_from_stored(model, items, size: int, names: list[str],
+                        labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Average-pooled maps of the layers whose full maps `features.extract` stored.
+
+    Notebook 02 stores `block3_pool`, `block4_pool` and the base's output of
+    the same images; pooling them here spares the pass those layers would cost.
+    """
+    base, backbone = resolve_base(model)
+    if backbone is None:  # stored maps went through a backbone's preprocessing
+        return {}
+    found = {}
+    for name in names:
+        output = base.get_layer(name).output
+        layer = None if output is base.outputs[0] else name
+        if len(output.shape) != 4:
+            continue
+        key = features_mod.cache_key(base, items, size, layer)
+        stored = features_mod.stored_features(
+            config.cache_dir("features") / f"{key}.npz", labels)
+        if stored is not None:
+            found[name] = stored.mean(axis=(1, 2), dtype=np.float32)
+    return found
 
 
 def linear_probe(train_features: dict, y_train, val_features: dict, y_val,
