@@ -51,6 +51,29 @@ def test_run_fine_tuning_json(folder, capsys):
     assert summary["epochs"] == 2  # one head epoch, one fine-tuning epoch
     assert summary["classes"] == ["blue", "red"]
     assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert summary["peak_memory_mb"] > 100  # TensorFlow alone takes more
+
+
+def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys,
+                                                     monkeypatch, tmp_path):
+    from tlhelpers import features
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path / "home"))
+    passes = []
+    real = features.compute_layers
+
+    def recording(base, items, image_size, batch_size, layers, progress=True):
+        passes.append((len(items), list(layers)))
+        return real(base, items, image_size, batch_size, layers, progress)
+
+    monkeypatch.setattr(features, "compute_layers", recording)
+    argv = ["run", "fine-tuning", "--data", str(folder), *FAST, "--weights",
+            "random", "--unfreeze", "4", "--json"]
+    assert main(argv) == 0
+    # One pass up to block4_pool over the training and the validation images;
+    # the head's input (the base's output) is computed from those arrays.
+    assert passes == [(12, ["block4_pool"]), (6, ["block4_pool"])]
+    assert summary_of(capsys.readouterr().out)["epochs"] == 2
 
 
 @pytest.mark.parametrize("strategy", ["scratch", "fine-tuning"])

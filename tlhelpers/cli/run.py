@@ -129,16 +129,9 @@ def execute(args) -> int:
                 models.check_n_unfrozen(base_model, opts["unfreeze"])
             except ValueError as err:
                 raise UsageError(f"--unfreeze: {err}") from None
-            model = models.build_classifier(base_model, n_classes)
-            head = training.train_head(model, base_model, train_ds, val_ds,
-                                       epochs or profile.head_epochs, live_plot=False)
-            result, epochs_run = head, head.epochs_done
-            if not head.interrupted:  # an interrupt stops the whole run
-                result = training.fine_tune(model, base_model, train_ds, val_ds,
-                                            opts["unfreeze"], opts["lr"],
-                                            epochs or profile.fine_tune_epochs,
-                                            live_plot=False)
-                epochs_run += result.epochs_done
+            result, epochs_run = _fine_tuning(
+                base_model, splits, n_classes, epochs or profile.head_epochs,
+                epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"])
     seconds = time.perf_counter() - started
     summary = {
         "strategy": args.strategy, "backbone": args.backbone if
@@ -146,6 +139,7 @@ def execute(args) -> int:
         "train_images": len(splits.files.train), "val_images": len(splits.files.val),
         "classes": class_names, "val_accuracy": result.best_val_accuracy,
         "epochs": epochs_run, "seconds": round(seconds, 1),
+        "peak_memory_mb": _peak_memory_mb(),
     }
     # None when interrupted before the first epoch ended.
     accuracy = ("n/a" if result.best_val_accuracy is None
@@ -160,6 +154,17 @@ def execute(args) -> int:
     return 130 if result.interrupted else 0
 
 
+def _peak_memory_mb() -> float | None:
+    """The process's peak resident memory so far, in MiB (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
+
+
 def _feature_extraction(base_model, splits, n_classes, epochs):
     from .. import features, models, training
 
@@ -170,3 +175,35 @@ def _feature_extraction(base_model, splits, n_classes, epochs):
     result = training.fit(head, (train_f.features, train_f.labels),
                           (val_f.features, val_f.labels), epochs, live_plot=False)
     return result, result.epochs_done
+
+
+def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
+                 n_unfrozen, lr):
+    """Notebook 03's two phases, both on stored activations (no augmentation).
+
+    The frozen layers run once over the images; the head trains on the base's
+    stored output, then the top `n_unfrozen` layers and the head train on the
+    stored output of the last frozen layer: the same training as through the
+    whole base, without running its frozen part every epoch.
+    """
+    from .. import models, strategies, training
+
+    stored = strategies.store_activations(base_model, splits.files,
+                                          depths=(0, n_unfrozen))
+    model = models.build_classifier(base_model, n_classes)
+    head = models.build_head(stored.train[0].shape[1:], n_classes)
+    training.compile_for_training(head, 1e-3)
+    result = training.fit(head, (stored.train[0], stored.train_labels),
+                          (stored.val[0], stored.val_labels), head_epochs,
+                          live_plot=False)
+    epochs_run = result.epochs_done
+    if result.interrupted:  # an interrupt stops the whole run
+        return result, epochs_run
+    strategies.copy_head(head, model, base_model)
+    models.set_trainable(base_model, n_unfrozen)
+    top = strategies.stored_model(model, base_model, n_unfrozen)
+    training.compile_for_training(top, lr)
+    result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
+                          (stored.val[n_unfrozen], stored.val_labels), tune_epochs,
+                          live_plot=False)
+    return result, epochs_run + result.epochs_done
