@@ -313,3 +313,39 @@ def test_an_unknown_inner_layer_is_named_before_the_pass(base, items, calls):
     with pytest.raises(ValueError, match="block9_pool"):
         features.extract(base, items, progress=False, also=("block9_pool",))
     assert calls["n"] == 0
+
+
+def test_the_flip_view_is_the_features_of_the_mirrored_photos(base, items, tmp_path):
+    from PIL import Image
+
+    plain, mirrored = [], []
+    for i, (path, label) in enumerate(items):
+        image = Image.open(path).convert("RGB")
+        plain.append((imagefactory.save(image, tmp_path / f"p{i}.png"), label))
+        flipped = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        mirrored.append((imagefactory.save(flipped, tmp_path / f"m{i}.png"), label))
+    view = features.extract(base, plain, progress=False, view="flip")
+    truth = features.extract(base, mirrored, progress=False)
+    original = features.extract(base, plain, progress=False)
+    assert len({view.key, truth.key, original.key}) == 3
+    assert "photos mirrored" in view.describe()
+    np.testing.assert_allclose(view.features, truth.features, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(view.features, original.features)
+    with pytest.raises(ValueError, match="view='crop'"):
+        features.extract(base, plain, progress=False, view="crop")
+
+
+def test_a_bfloat16_pass_is_close_to_float32_and_stored_apart(base, items, calls):
+    exact = features.extract(base, items, progress=False, layer="block3_pool")
+    fast = features.extract(base, items, progress=False, layer="block3_pool",
+                            precision="bfloat16")
+    assert calls["n"] == 2 and fast.key != exact.key
+    assert fast.precision == "bfloat16" and "bfloat16 pass" in fast.describe()
+    assert fast.features.dtype == np.float32
+    scale = np.abs(exact.features).max()
+    assert 0 < np.abs(fast.features - exact.features).max() <= 0.05 * scale
+    assert features.extract(base, items, progress=False, layer="block3_pool",
+                            precision="bfloat16").from_cache
+    assert features.pass_precision("auto") in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="precision='half'"):
+        features.pass_precision("half")

@@ -98,6 +98,24 @@ def test_higher_cuts_are_derived_from_the_lowest_and_match_extraction(base, file
     np.testing.assert_array_equal(loaded.features, stored.train[0])
 
 
+def test_flipped_training_rows_follow_the_photos(base, files):
+    from tlhelpers import features
+
+    plain = strategies.store_activations(base, files, depths=(0, 3))
+    both = strategies.store_activations(base, files, depths=(0, 3), flip_train=True)
+    n = len(files.train)
+    for depth in (0, 3):
+        assert len(both.train[depth]) == 2 * n
+        np.testing.assert_array_equal(both.train[depth][:n], plain.train[depth])
+        np.testing.assert_array_equal(both.val[depth], plain.val[depth])
+    np.testing.assert_array_equal(both.train_labels,
+                                  np.tile(plain.train_labels, 2))
+    mirrored = features.extract(base, files.train, progress=False, view="flip")
+    assert mirrored.from_cache  # the derived output is stored under its key
+    np.testing.assert_array_equal(both.train[0][n:], mirrored.features)
+    assert not np.allclose(both.train[0][n:], plain.train[0])
+
+
 def test_copy_head_moves_trained_weights(base):
     head = models.build_head(base.output_shape[1:], len(CLASSES))
     model = models.build_classifier(base, len(CLASSES))

@@ -44,54 +44,82 @@ def _between(base: keras.Model, low: str, high: str | None) -> keras.Model:
 
 
 def _derive(base, items, low: str, low_x: np.ndarray, high: str | None,
-            batch_size: int) -> features.FeatureSet:
+            batch_size: int, view: str | None = None,
+            precision: str = "float32") -> features.FeatureSet:
     """Activations of `high` computed from the stored ones of `low`, then stored."""
     started = time.perf_counter()
     image_size = int(base.input_shape[1])
-    key = features.cache_key(base, items, image_size, high)
+    key = features.cache_key(base, items, image_size, high, view, precision)
     path = config.cache_dir("features") / f"{key}.npz"
     labels = np.array([label for _, label in items], dtype=np.int32)
     if path.exists():
-        return features.extract(base, items, layer=high, progress=False)
+        return features.extract(base, items, layer=high, progress=False,
+                                view=view, precision=precision)
     part = _between(base, low, high)
     out = np.concatenate([np.asarray(part(low_x[i:i + batch_size], training=False))
                           for i in range(0, len(low_x), batch_size)])
-    features.save_npz_atomic(path, features=out, labels=labels)
+    features.store(path, out, labels, items,
+                   features.cache_group(base, image_size, high, view, precision))
     return features.FeatureSet(out, labels, key, path, False,
-                               time.perf_counter() - started)
+                               time.perf_counter() - started, (), view, precision)
+
+
+def _store_cuts(base, items, layers, batch_size, progress, view, precision):
+    """layer -> FeatureSet for each layer (deepest first), one pass of the base.
+
+    The deepest cut runs the base's lower layers over the images; the higher
+    cuts are computed from it by running only the layers in between.
+    """
+    sets, lower = {}, None  # lower: (layer, its activations) of the last cut
+    for layer in layers:
+        if lower is None or cannot_cut(base, lower[0]):
+            sets[layer] = features.extract(base, items, layer=layer,
+                                           progress=progress, view=view,
+                                           precision=precision)
+        else:
+            sets[layer] = _derive(base, items, lower[0], lower[1], layer,
+                                  batch_size, view, precision)
+        if layer is not None:
+            lower = (layer, sets[layer].features)
+    return sets
 
 
 def store_activations(base: keras.Model, files, depths=(0,),
-                      progress: bool = False) -> StoredActivations:
+                      progress: bool = False, flip_train: bool = False,
+                      precision: str = "float32") -> StoredActivations:
     """The output of the last frozen layer for every image, for each depth.
 
     Stored on disk under `features.extract`'s keys, so a rerun (or notebook
     03's fine-tuning) loads them. The deepest cut runs the base's lower layers
     over the images once; the higher cuts are computed from it by running only
     the layers in between. Depth 0 is the base's output, as in notebook 02.
+    `flip_train`: the training rows are the photos, then the same photos
+    mirrored left to right (augmentation stored once; labels repeated).
+    `precision`: of the pass over the images (`features.pass_precision`).
     """
     started = time.perf_counter()
     batch_size = config.get_profile().batch_size
-    train, val, cached = {}, {}, True
-    lower = None  # (layer, train activations, val activations) of the last cut
-    for depth in sorted(set(depths), reverse=True):
-        layer = stored_layer(base, depth)
-        if lower is None or cannot_cut(base, lower[0]):
-            train_set = features.extract(base, files.train, layer=layer,
-                                         progress=progress)
-            val_set = features.extract(base, files.val, layer=layer,
-                                       progress=progress)
-        else:
-            train_set = _derive(base, files.train, lower[0], lower[1], layer,
-                                batch_size)
-            val_set = _derive(base, files.val, lower[0], lower[2], layer,
-                              batch_size)
-        train[depth], val[depth] = train_set.features, val_set.features
-        cached = cached and train_set.from_cache and val_set.from_cache
-        if layer is not None:
-            lower = (layer, train_set.features, val_set.features)
-    return StoredActivations(train, val, train_set.labels, val_set.labels,
-                             time.perf_counter() - started, cached)
+    precision = features.pass_precision(precision)
+    depth_of = {stored_layer(base, depth): depth for depth in set(depths)}
+    layers = sorted(depth_of, key=lambda layer: -depth_of[layer])
+    views = [None, "flip"] if flip_train else [None]
+    train_views = [_store_cuts(base, files.train, layers, batch_size, progress,
+                               view, precision) for view in views]
+    val_sets = _store_cuts(base, files.val, layers, batch_size, progress, None,
+                           precision)
+
+
+    def rows(layer, field):  # one view: its array itself, no copy
+        parts = [getattr(sets[layer], field) for sets in train_views]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    train = {depth_of[layer]: rows(layer, "features") for layer in layers}
+    val = {depth_of[layer]: val_sets[layer].features for layer in layers}
+    every = [s for sets in train_views + [val_sets] for s in sets.values()]
+    return StoredActivations(train, val, rows(layers[0], "labels"),
+                             val_sets[layers[0]].labels,
+                             time.perf_counter() - started,
+                             all(s.from_cache for s in every))
 
 
 def cannot_cut(base: keras.Model, layer: str) -> bool:
