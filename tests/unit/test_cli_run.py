@@ -62,18 +62,29 @@ def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys,
     passes = []
     real = features.compute_layers
 
-    def recording(base, items, image_size, batch_size, layers, progress=True):
-        passes.append((len(items), list(layers)))
-        return real(base, items, image_size, batch_size, layers, progress)
+    def recording(base, items, image_size, batch_size, layers, progress=True,
+                  view=None, precision="float32"):
+        passes.append((len(items), list(layers), view))
+        return real(base, items, image_size, batch_size, layers, progress, view,
+                    precision)
 
     monkeypatch.setattr(features, "compute_layers", recording)
     argv = ["run", "fine-tuning", "--data", str(folder), *FAST, "--weights",
-            "random", "--unfreeze", "4", "--json"]
+            "random", "--unfreeze", "4", "--precision", "float32", "--json"]
     assert main(argv) == 0
-    # One pass up to block4_pool over the training and the validation images;
-    # the head's input (the base's output) is computed from those arrays.
-    assert passes == [(12, ["block4_pool"]), (6, ["block4_pool"])]
-    assert summary_of(capsys.readouterr().out)["epochs"] == 2
+    # One pass up to block4_pool over the training photos, their mirror images
+    # and the validation photos; the head's input (the base's output) is
+    # computed from those arrays.
+    assert passes == [(12, ["block4_pool"], None), (12, ["block4_pool"], "flip"),
+                      (6, ["block4_pool"], None)]
+    summary = summary_of(capsys.readouterr().out)
+    assert summary["epochs"] == 2
+    assert (summary["flip"], summary["precision"]) == (True, "float32")
+    passes.clear()
+    monkeypatch.setenv("TLH_HOME", str(tmp_path / "empty"))  # nothing stored
+    assert main([*argv, "--no-flip"]) == 0
+    assert [view for _, _, view in passes] == [None, None]
+    assert summary_of(capsys.readouterr().out)["flip"] is False
 
 
 @pytest.mark.parametrize("strategy", ["scratch", "fine-tuning"])

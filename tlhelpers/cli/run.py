@@ -8,6 +8,7 @@ low rate). `--json` ends the output with one line of results. An interrupt
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ import time
 from . import UsageError
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
+EPOCH_LINES = 2  # Keras prints one line per epoch: a terminal sees the run go on
 
 
 def add_arguments(parser) -> None:
@@ -35,6 +37,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", default="1e-5",
                         help="fine-tuning learning rate (default 1e-5)")
     parser.add_argument("--image-size", help="square input size (default: profile)")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="fine-tuning: also train on the training photos "
+                             "mirrored left to right, stored once (default: on)")
+    parser.add_argument("--precision", default="auto",
+                        choices=("auto", "float32", "bfloat16"),
+                        help="of the one pass of the frozen layers; auto: "
+                             "bfloat16 where the CPU computes it natively")
     parser.add_argument("--json", action="store_true",
                         help="end with one JSON line of results")
 
@@ -110,7 +120,7 @@ def execute(args) -> int:
         model = models.build_small_cnn(shape, n_classes, models.default_augmentation())
         training.compile_for_training(model, 1e-3)
         result = training.fit(model, train_ds, val_ds, epochs or profile.scratch_epochs,
-                              live_plot=False)
+                              live_plot=False, verbose=EPOCH_LINES)
         epochs_run = result.epochs_done
     else:
         weights = None if args.weights == "random" else args.weights
@@ -131,7 +141,8 @@ def execute(args) -> int:
                 raise UsageError(f"--unfreeze: {err}") from None
             result, epochs_run = _fine_tuning(
                 base_model, splits, n_classes, epochs or profile.head_epochs,
-                epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"])
+                epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
+                args.flip, args.precision)
     seconds = time.perf_counter() - started
     summary = {
         "strategy": args.strategy, "backbone": args.backbone if
@@ -141,6 +152,10 @@ def execute(args) -> int:
         "epochs": epochs_run, "seconds": round(seconds, 1),
         "peak_memory_mb": _peak_memory_mb(),
     }
+    if args.strategy == "fine-tuning":
+        from ..features import pass_precision
+        summary.update(flip=args.flip, precision=pass_precision(args.precision),
+                       lr=opts["lr"], unfreeze=opts["unfreeze"])
     # None when interrupted before the first epoch ended.
     accuracy = ("n/a" if result.best_val_accuracy is None
                 else f"{result.best_val_accuracy:.3f}")
@@ -173,29 +188,33 @@ def _feature_extraction(base_model, splits, n_classes, epochs):
     head = models.build_head(train_f.features.shape[1:], n_classes)
     training.compile_for_training(head, 1e-3)
     result = training.fit(head, (train_f.features, train_f.labels),
-                          (val_f.features, val_f.labels), epochs, live_plot=False)
+                          (val_f.features, val_f.labels), epochs, live_plot=False,
+                          verbose=EPOCH_LINES)
     return result, result.epochs_done
 
 
 def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
-                 n_unfrozen, lr):
-    """Notebook 03's two phases, both on stored activations (no augmentation).
+                 n_unfrozen, lr, flip=False, precision="float32"):
+    """Notebook 03's two phases, both on stored activations.
 
-    The frozen layers run once over the images; the head trains on the base's
-    stored output, then the top `n_unfrozen` layers and the head train on the
-    stored output of the last frozen layer: the same training as through the
-    whole base, without running its frozen part every epoch.
+    The frozen layers run once over the images (and, with `flip`, once over
+    the training photos mirrored: a fixed augmentation); the head trains on
+    the base's stored output, then the top `n_unfrozen` layers and the head
+    train on the stored output of the last frozen layer: the same training as
+    through the whole base, without running its frozen part every epoch.
     """
     from .. import models, strategies, training
 
+    # progress: a bar with time left for each pass over the photos (stderr)
     stored = strategies.store_activations(base_model, splits.files,
-                                          depths=(0, n_unfrozen))
+                                          depths=(0, n_unfrozen), flip_train=flip,
+                                          precision=precision, progress=True)
     model = models.build_classifier(base_model, n_classes)
     head = models.build_head(stored.train[0].shape[1:], n_classes)
     training.compile_for_training(head, 1e-3)
     result = training.fit(head, (stored.train[0], stored.train_labels),
                           (stored.val[0], stored.val_labels), head_epochs,
-                          live_plot=False)
+                          live_plot=False, verbose=EPOCH_LINES)
     epochs_run = result.epochs_done
     if result.interrupted:  # an interrupt stops the whole run
         return result, epochs_run
@@ -205,5 +224,5 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
     training.compile_for_training(top, lr)
     result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
                           (stored.val[n_unfrozen], stored.val_labels), tune_epochs,
-                          live_plot=False)
+                          live_plot=False, verbose=EPOCH_LINES)
     return result, epochs_run + result.epochs_done
