@@ -34,8 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--epochs", help="epochs per phase (default: profile)")
     parser.add_argument("--unfreeze", default="4",
                         help="top base layers to unfreeze for fine-tuning (default 4)")
-    parser.add_argument("--lr", default="1e-5",
-                        help="fine-tuning learning rate (default 1e-5)")
+    parser.add_argument("--lr", default="6e-5",
+                        help="fine-tuning learning rate (default 6e-5, the rate "
+                             "notebook 03's range test suggests)")
     parser.add_argument("--image-size", help="square input size (default: profile)")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction,
                         default=True,
