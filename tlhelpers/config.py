@@ -36,6 +36,9 @@ class Profile:
     allow_random_weights: bool  # fall back to random weights without a network
     sweep_sizes: tuple[int, ...]  # images per class for notebook 04's sweep
     end_to_end_epochs: int   # notebook 02's augmented run through the whole base
+    # Views of the training photos stored for training: None as they are,
+    # "flip" mirrored left to right (augmentation computed once).
+    train_views: tuple[str | None, ...]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -43,14 +46,18 @@ class Profile:
 
 
 PROFILES = {
-    # Chollet's recipe's sizes: 150x150 images, the whole dataset. Epochs are kept to
-    # what a laptop CPU trains in a workshop (~4 min per epoch through VGG16);
-    # on a GPU raise them with the exercises.
+    # Chollet's recipe's sizes: 150x150 images, the whole dataset. Measured on
+    # 2 cores (bench/results, README course map): a float32 pass of VGG16 over
+    # the 3,666 photos takes about 5 minutes, an epoch through the whole base
+    # about 4, an epoch of block5 on the 5,790 stored rows 1.5-2.5. Hence one
+    # end-to-end epoch, three of fine-tuning and three from scratch, and the
+    # mirrored photos stored once: the augmentation a CPU can afford.
+    # On a GPU raise the epochs with the exercises.
     "full": Profile(
         name="full", image_size=150, train_per_class=None, val_per_class=None,
-        batch_size=32, head_epochs=8, fine_tune_epochs=5, scratch_epochs=15,
+        batch_size=32, head_epochs=8, fine_tune_epochs=3, scratch_epochs=3,
         allow_random_weights=False, sweep_sizes=(5, 20, 80, 300),
-        end_to_end_epochs=8,
+        end_to_end_epochs=1, train_views=(None, "flip"),
     ),
     # Tests, CI and slow laptops: the same 150 px on the 550-photo subset
     # (80 + 30 photos per class). The frozen layers' output is stored once, so
@@ -63,6 +70,8 @@ PROFILES = {
         # An epoch through the whole base costs ~35 s here (~0.5 s on stored
         # features): two show the cost and the curve without dominating.
         end_to_end_epochs=2,
+        # A second pass would cost ~20 s of the ten minutes.
+        train_views=(None,),
     ),
 }
 

@@ -45,6 +45,7 @@ class FeatureSet:
     also: tuple = ()       # inner layers stored from the same pass
     view: str | None = None  # None: the photos as they are; "flip": mirrored
     precision: str = "float32"  # of the pass that computed them
+    views: int = 1         # > 1: rows of several views stacked (`stack`)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -54,6 +55,8 @@ class FeatureSet:
         also = (f"; {', '.join(self.also)} stored from the same pass"
                 if self.also else "")
         also += "; photos mirrored" if self.view == "flip" else ""
+        also += (f"; {self.views} views of {len(self) // self.views} photos, "
+                 "one after another" if self.views > 1 else "")
         also += f"; {self.precision} pass" if self.precision != "float32" else ""
         return (f"{len(self)} feature maps of shape {self.features.shape[1:]} "
                 f"{how} in {self.seconds:.1f} s ({self.path.name}){also}")
@@ -433,3 +436,32 @@ def extract(base, items, image_size: int | None = None,
     _, key, path = wanted[layer]
     return FeatureSet(found[layer], labels, key, path, layer not in missing,
                       time.perf_counter() - started, tuple(also), view, precision)
+
+
+def stack(*sets: FeatureSet) -> FeatureSet:
+    """The rows of several views of the same photos, one after another.
+
+    Taught in `02_feature_extraction.ipynb`: the photos and their mirror
+    images, stored once each, train a head as augmentation computed once.
+    """
+    if not sets:
+        raise ValueError("stack() needs at least one FeatureSet")
+    shapes = {s.features.shape[1:] for s in sets}
+    if len(shapes) > 1:
+        raise ValueError(f"cannot stack feature maps of different shapes {sorted(shapes)}: "
+                         "extract every view from the same layer")
+    if any(len(s) != len(sets[0]) or not np.array_equal(s.labels, sets[0].labels)
+           for s in sets):
+        raise ValueError("stack() takes views of the same photos (same number, "
+                         "same labels); these differ")
+    if len(sets) == 1:
+        return sets[0]
+    views = [s.view for s in sets]
+    return FeatureSet(
+        np.concatenate([s.features for s in sets]),
+        np.concatenate([s.labels for s in sets]),
+        "+".join(s.key for s in sets), sets[0].path,
+        all(s.from_cache for s in sets), sum(s.seconds for s in sets),
+        sets[0].also, "+".join(v or "photos" for v in views),
+        sets[0].precision, sum(s.views for s in sets))
+

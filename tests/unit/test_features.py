@@ -349,3 +349,25 @@ def test_a_bfloat16_pass_is_close_to_float32_and_stored_apart(base, items, calls
     assert features.pass_precision("auto") in ("float32", "bfloat16")
     with pytest.raises(ValueError, match="precision='half'"):
         features.pass_precision("half")
+
+
+def test_stack_puts_the_views_of_the_photos_one_after_another(base, items, calls):
+    photos = features.extract(base, items, progress=False, layer="block3_pool")
+    mirrored = features.extract(base, items, progress=False, layer="block3_pool",
+                                view="flip")
+    both = features.stack(photos, mirrored)
+    assert len(both) == 2 * len(items) and both.views == 2
+    np.testing.assert_array_equal(both.features[:len(items)], photos.features)
+    np.testing.assert_array_equal(both.features[len(items):], mirrored.features)
+    np.testing.assert_array_equal(both.labels, np.tile(photos.labels, 2))
+    assert both.view == "photos+flip" and not both.from_cache
+    assert f"2 views of {len(items)} photos" in both.describe()
+    assert features.stack(photos) is photos
+    other = features.extract(base, items[:-1], progress=False, layer="block3_pool")
+    with pytest.raises(ValueError, match="views of the same photos"):
+        features.stack(photos, other)
+    deeper = features.extract(base, items, progress=False)
+    with pytest.raises(ValueError, match="different shapes"):
+        features.stack(photos, deeper)
+    with pytest.raises(ValueError, match="at least one"):
+        features.stack()
