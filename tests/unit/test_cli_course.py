@@ -1,4 +1,5 @@
-"""`python -m tlhelpers course`: `--only` picks notebooks, a failing one exits 1."""
+"""`python -m tlhelpers course`: `--only` picks notebooks, a failing one exits 1,
+and each notebook's peak memory is reported."""
 
 from __future__ import annotations
 
@@ -55,3 +56,53 @@ def test_course_kernels_print_no_plain_tcp_warning(notebooks, tmp_path, capfd):
     captured = capfd.readouterr()
     assert "00_works.ipynb" in captured.out
     assert "without encryption" not in captured.err + captured.out
+
+
+def test_course_reports_the_kernels_peak_memory(tmp_path, capsys):
+    # A cell holding 300 MB for a few seconds: the sampled peak must see it,
+    # and a notebook that allocates nothing must report less.
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_small.ipynb", "print(1)")
+    write_notebook(folder / "01_large.ipynb",
+                   "import time\nblock = bytearray(300 * 2**20)\n"
+                   "block[::4096] = b'x' * len(block[::4096])\ntime.sleep(3)")
+    assert main(["course", "--notebooks", str(folder), "--out",
+                 str(tmp_path / "out"), "--timeout", "120"]) == 0
+    rows = {line.split("|")[1].strip(): line.split("|")
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| 0")}
+    small, large = (float(rows[name][3]) for name in ("00_small.ipynb", "01_large.ipynb"))
+    assert large >= small + 250, (small, large)
+    assert small > 20  # a Python kernel, not nothing
+
+
+def test_course_record_holds_each_notebooks_measurements_and_runs(
+        tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TLH_DATASET", str(tmp_path / "somewhere" / "flowers_x"))
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_quiet.ipynb", "print(1)")
+    write_notebook(folder / "01_logs.ipynb",
+                   "from tlhelpers.training.runlog import RunLog\n"
+                   "RunLog('course').add(strategy='scratch', note='plain',\n"
+                   "                     best_val_accuracy=0.61, seconds=12.5)")
+    record = tmp_path / "record.json"
+    assert main(["course", "--notebooks", str(folder), "--out",
+                 str(tmp_path / "out"), "--timeout", "120",
+                 "--record", str(record)]) == 0
+    data = json.loads(record.read_text())
+    assert data["dataset"] == "flowers_x"  # the folder's name, not the path
+    assert data["tlh_home"] == "empty at the start"
+    quiet, logs = data["notebooks"]
+    assert quiet["notebook"] == "00_quiet.ipynb" and quiet["runs"] == []
+    assert logs["status"] == "ok" and logs["peak_memory_mb"] > 20
+    assert logs["runs"] == [{"log": "course", "run": 1, "strategy": "scratch",
+                             "note": "plain", "best_val_accuracy": 0.61,
+                             "seconds": 12.5, "status": "running"}]
+    assert data["total_seconds"] == pytest.approx(
+        quiet["seconds"] + logs["seconds"], abs=0.2)
+    assert "cpu_model" in data["machine"] and str(tmp_path) not in record.read_text()

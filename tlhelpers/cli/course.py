@@ -1,4 +1,4 @@
-"""`course`: run every notebook headless and report seconds and status per notebook.
+"""`course`: run every notebook headless; report seconds, peak memory and status.
 
 Used by `make course`. Executed copies and HTML go to `build/course/`; any
 failing notebook makes the command exit 1.
@@ -6,7 +6,11 @@ failing notebook makes the command exit 1.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +26,50 @@ def add_arguments(parser) -> None:
                         help="seconds allowed for one cell (default 1800)")
     parser.add_argument("--only", default="",
                         help="comma-separated notebook number prefixes, e.g. 00,03")
+    parser.add_argument("--record", default="",
+                        help="also write the measurements to this JSON file: per "
+                             "notebook seconds, peak memory, status and the runs "
+                             "it added to the run logs (bench/results/)")
+
+
+class PeakMemory:
+    """The largest resident memory of this process's children, sampled while open.
+
+    The kernel runs in a child process; sampling every `interval` seconds can
+    miss a peak shorter than that, so the figure is a lower bound.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # ended between listing and reading
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2 ** 20
 
 
 def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
@@ -70,14 +118,71 @@ def execute(args) -> int:
     out = Path(args.out)
     print(f"Running {len(notebooks)} notebook(s) under the {profile.name} profile; "
           f"executed copies in {out}")
-    rows = []
+    rows, windows = [], []
+    home_was_empty = not any(config.home().glob("*/*"))
     for nb in notebooks:
-        seconds, status = run_notebook(nb, out, args.timeout)
-        rows.append((nb.name, seconds, status))
-        print(f"  {nb.name:<36} {seconds:7.1f} s  {status}", flush=True)
+        started = dt.datetime.now().replace(microsecond=0)
+        with PeakMemory() as memory:
+            seconds, status = run_notebook(nb, out, args.timeout)
+        rows.append((nb.name, seconds, memory.peak_mb, status))
+        windows.append((started, dt.datetime.now()))
+        print(f"  {nb.name:<36} {seconds:7.1f} s  {memory.peak_mb:6.0f} MB  {status}",
+              flush=True)
     total = sum(r[1] for r in rows)
-    print(f"\n| notebook | seconds | status |\n|---|---:|---|")
-    for name, seconds, status in rows:
-        print(f"| {name} | {seconds:.0f} | {status} |")
-    print(f"| total | {total:.0f} | |")
-    return 0 if all(r[2] == "ok" for r in rows) else 1
+    print("\n| notebook | seconds | peak memory (MB) | status |\n|---|---:|---:|---|")
+    for name, seconds, peak, status in rows:
+        print(f"| {name} | {seconds:.0f} | {peak:.0f} | {status} |")
+    print(f"| total | {total:.0f} | {max(r[2] for r in rows):.0f} | |")
+    if args.record:
+        write_record(Path(args.record), profile.name, rows, windows, home_was_empty)
+        print(f"measurements written to {args.record}")
+    return 0 if all(r[3] == "ok" for r in rows) else 1
+
+
+def logged_runs(started: dt.datetime, ended: dt.datetime) -> list[dict]:
+    """The rows of every run log under TLH_HOME that started in this window."""
+    found = []
+    for path in sorted((config.home() / "runs").glob("*.json")):
+        if path.name.endswith(".broken.json"):
+            continue
+        try:
+            rows = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                when = dt.datetime.fromisoformat(str(row.get("started")))
+            except ValueError:
+                continue
+            if started <= when <= ended:
+                found.append({"log": path.stem, **{
+                    k: v for k, v in row.items() if k != "started" and v is not None}})
+    return found
+
+
+def write_record(path: Path, profile: str, rows, windows, home_was_empty: bool) -> None:
+    """The course's measurements as JSON, with the machine and the data they ran on."""
+    from ..bench.machine import machine_info
+
+    dataset = os.environ.get(config.DATASET_ENV, "")
+    record = {
+        "date": dt.date.today().isoformat(),
+        "what": "python -m tlhelpers course",
+        "profile": profile,
+        # The folder's name only: a machine's paths mean nothing elsewhere.
+        "dataset": Path(dataset).name if dataset else "the profile's default",
+        "tlh_home": "empty at the start" if home_was_empty else "already filled",
+        "machine": machine_info(),
+        "total_seconds": round(sum(r[1] for r in rows), 1),
+        "notebooks": [],
+    }
+    seen = set()  # times are whole seconds: a row logged as one notebook ended
+    for (name, seconds, peak, status), window in zip(rows, windows):
+        runs = [r for r in logged_runs(*window) if (r["log"], r.get("run")) not in seen]
+        seen.update((r["log"], r.get("run")) for r in runs)
+        record["notebooks"].append({"notebook": name, "seconds": round(seconds, 1),
+                                    "peak_memory_mb": round(peak), "status": status,
+                                    "runs": runs})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
