@@ -1,0 +1,65 @@
+"""The accuracy-against-time chart reads both kinds of record and refuses others."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tlhelpers.bench import chart
+
+COURSE = {"what": "python -m tlhelpers course", "notebooks": [
+    {"notebook": "00_setup.ipynb", "seconds": 30.0, "status": "ok", "runs": []},
+    {"notebook": "01_scratch.ipynb", "seconds": 90.0, "status": "ok", "runs": [
+        {"log": "course", "strategy": "scratch", "note": "plain", "best_val_accuracy": 0.5},
+        {"log": "course", "strategy": "scratch", "note": "augmented",
+         "best_val_accuracy": 0.6}]},
+    {"notebook": "02_fe.ipynb", "seconds": 300.0, "status": "FAILED: x", "runs": [
+        {"log": "course", "strategy": "fe", "best_val_accuracy": 0.8}]},
+    {"notebook": "03_ft.ipynb", "seconds": 180.0, "status": "ok", "runs": [
+        {"log": "03_fine_tuning", "strategy": "fine-tuning", "best_val_accuracy": 0.9}]},
+]}
+COMMAND = {"runs": [
+    {"tlh_home": "empty", "summary": {"strategy": "fine-tuning", "seconds": 600.0,
+                                      "val_accuracy": 0.87}},
+    {"tlh_home": "empty (converting the weights)", "summary": {
+        "strategy": "fine-tuning", "seconds": 300.0, "val_accuracy": 0.9,
+        "precision": "bfloat16", "flip": True, "lr": 6e-5, "epochs": 11}},
+    {"tlh_home": "the previous run's", "summary": {
+        "strategy": "fine-tuning", "seconds": 100.0, "val_accuracy": 0.91}},
+]}
+
+
+def test_course_points_are_cumulative_and_skip_failed_notebooks():
+    points = chart.points_of(COURSE)
+    assert [(p.label, p.minutes, p.accuracy) for p in points] == [
+        ("course 00-01: scratch (augmented)", 2.0, 0.6),
+        ("course 00-03: fine-tuning", 10.0, 0.9)]  # 02 failed: no point
+
+
+def test_command_points_say_how_they_ran_and_skip_runs_on_a_filled_cache():
+    first, second = chart.points_of(COMMAND)  # the third loaded its passes
+    assert first.label == "run fine-tuning: float32 pass, photos only"
+    assert (first.minutes, first.accuracy) == (10.0, 0.87)
+    assert second.label == ("run fine-tuning: bfloat16 pass, mirrored photos, "
+                            "lr 6e-05, 11 epochs in all")
+
+
+def test_main_writes_the_chart(tmp_path, capsys):
+    paths = []
+    for name, record in (("course", COURSE), ("command", COMMAND)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(record))
+    out = tmp_path / "chart.png"
+    assert chart.main([*map(str, paths), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "course 00-03: fine-tuning" in capsys.readouterr().out
+
+
+def test_main_refuses_a_file_that_is_no_record(tmp_path, capsys):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"goals": {}}))
+    assert chart.main([str(other), "--out", str(tmp_path / "c.png")]) == 2
+    assert "no 'notebooks' or 'runs' key" in capsys.readouterr().err
+    with pytest.raises(ValueError):
+        chart.points_of({"goals": {}})
