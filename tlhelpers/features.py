@@ -45,10 +45,14 @@ class FeatureSet:
     also: tuple = ()       # inner layers stored from the same pass
     view: str | None = None  # None: the photos as they are; "flip": mirrored
     precision: str = "float32"  # of the pass that computed them
-    views: int = 1         # > 1: rows of several views stacked (`stack`)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def views(self) -> int:
+        """How many views' rows this holds: more than one after `stack`."""
+        return self.view.count("+") + 1 if self.view else 1
 
     def describe(self) -> str:
         how = "loaded from the cache" if self.from_cache else "computed and stored"
@@ -462,6 +466,5 @@ def stack(*sets: FeatureSet) -> FeatureSet:
         np.concatenate([s.labels for s in sets]),
         "+".join(s.key for s in sets), sets[0].path,
         all(s.from_cache for s in sets), sum(s.seconds for s in sets),
-        sets[0].also, "+".join(v or "photos" for v in views),
-        sets[0].precision, sum(s.views for s in sets))
+        sets[0].also, "+".join(v or "photos" for v in views), sets[0].precision)
 

@@ -139,9 +139,13 @@ def execute(args) -> int:
     return 0 if all(r[3] == "ok" for r in rows) else 1
 
 
-def logged_runs(started: dt.datetime, ended: dt.datetime) -> list[dict]:
-    """The rows of every run log under TLH_HOME that started in this window."""
-    found = []
+def logged_runs(windows) -> list[list[dict]]:
+    """For each (started, ended) window, the run-log rows under TLH_HOME that started in it.
+
+    Times are whole seconds, so a row logged as one notebook ended can fall
+    in the next one's first second too: it goes to the first window only.
+    """
+    found = [[] for _ in windows]
     for path in sorted((config.home() / "runs").glob("*.json")):
         if path.name.endswith(".broken.json"):
             continue
@@ -154,9 +158,11 @@ def logged_runs(started: dt.datetime, ended: dt.datetime) -> list[dict]:
                 when = dt.datetime.fromisoformat(str(row.get("started")))
             except ValueError:
                 continue
-            if started <= when <= ended:
-                found.append({"log": path.stem, **{
-                    k: v for k, v in row.items() if k != "started" and v is not None}})
+            for runs, (started, ended) in zip(found, windows):
+                if started <= when <= ended:
+                    runs.append({"log": path.stem, **{
+                        k: v for k, v in row.items() if k != "started" and v is not None}})
+                    break
     return found
 
 
@@ -174,15 +180,11 @@ def write_record(path: Path, profile: str, rows, windows, home_was_empty: bool) 
         "tlh_home": "empty at the start" if home_was_empty else "already filled",
         "machine": machine_info(),
         "total_seconds": round(sum(r[1] for r in rows), 1),
-        "notebooks": [],
+        "notebooks": [
+            {"notebook": name, "seconds": round(seconds, 1),
+             "peak_memory_mb": round(peak), "status": status, "runs": runs}
+            for (name, seconds, peak, status), runs in zip(rows, logged_runs(windows))],
     }
-    seen = set()  # times are whole seconds: a row logged as one notebook ended
-    for (name, seconds, peak, status), window in zip(rows, windows):
-        runs = [r for r in logged_runs(*window) if (r["log"], r.get("run")) not in seen]
-        seen.update((r["log"], r.get("run")) for r in runs)
-        record["notebooks"].append({"notebook": name, "seconds": round(seconds, 1),
-                                    "peak_memory_mb": round(peak), "status": status,
-                                    "runs": runs})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
 

@@ -107,16 +107,13 @@ def store_activations(base: keras.Model, files, depths=(0,),
                                view, precision) for view in views]
     val_sets = _store_cuts(base, files.val, layers, batch_size, progress, None,
                            precision)
-
-
-    def rows(layer, field):  # one view: its array itself, no copy
-        parts = [getattr(sets[layer], field) for sets in train_views]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    train = {depth_of[layer]: rows(layer, "features") for layer in layers}
+    # One view: its arrays themselves, no copy (`stack` returns the set).
+    train_sets = {layer: features.stack(*[sets[layer] for sets in train_views])
+                  for layer in layers}
+    train = {depth_of[layer]: train_sets[layer].features for layer in layers}
     val = {depth_of[layer]: val_sets[layer].features for layer in layers}
     every = [s for sets in train_views + [val_sets] for s in sets.values()]
-    return StoredActivations(train, val, rows(layers[0], "labels"),
+    return StoredActivations(train, val, train_sets[layers[0]].labels,
                              val_sets[layers[0]].labels,
                              time.perf_counter() - started,
                              all(s.from_cache for s in every))
