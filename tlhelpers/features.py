@@ -196,8 +196,11 @@ def pass_precision(precision: str = "float32") -> str:
     return precision
 
 
-def _bfloat16_copy(base):
-    """The same base with its layers computing in bfloat16 (float32 weights kept)."""
+def bfloat16_copy(base):
+    """The same base with its layers computing in bfloat16 (float32 weights kept).
+
+    Used by the passes of `extract` and `viz.pooled_features` (notebooks 02-05).
+    """
     import keras
 
     from .models import backbone_of
@@ -347,7 +350,7 @@ def compute_layers(base, items, image_size: int, batch_size: int, layers,
     layers = list(layers)
     check_view(view)
     if pass_precision(precision) == "bfloat16":
-        base = _bfloat16_copy(base)
+        base = bfloat16_copy(base)
     extractor = feature_model(base, layers[0], also=layers[1:])
 
     @tf.function(reduce_retracing=True, autograph=False)

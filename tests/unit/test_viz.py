@@ -510,6 +510,37 @@ def test_pooled_features_reuse_the_maps_features_stored(base, flat_folder,
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_pooled_features_in_bfloat16_are_close_and_stored_apart(base, flat_folder,
+                                                                monkeypatch):
+    from tlhelpers import features
+    from tlhelpers.data import scan_folder, split_files
+    from tlhelpers.viz import probes
+
+    items = split_files(scan_folder(flat_folder)).val
+    exact = viz.pooled_features(base, items)
+    fast = viz.pooled_features(base, items, precision="bfloat16")
+    assert not fast.from_cache  # not float32's file
+    for name in exact.features:
+        assert fast.features[name].dtype == np.float32
+        scale = np.abs(exact.features[name]).max()
+        difference = np.abs(fast.features[name] - exact.features[name]).max()
+        assert 0 < difference <= 0.05 * scale
+    assert viz.pooled_features(base, items, precision="bfloat16").from_cache
+    # Maps stored by a bfloat16 pass (notebook 02's under `full`) are reused
+    # by a bfloat16 probe only.
+    features.extract(base, items, progress=False, precision="bfloat16")
+    passes = []
+    real = probes.layer_model
+    monkeypatch.setattr(probes, "layer_model", lambda model, layers, pooled=False:
+                        passes.append(list(layers)) or real(model, layers, pooled))
+    viz.pooled_features(base, items, layers=["block2_pool"], precision="bfloat16")
+    assert passes == []  # pooled from the stored bfloat16 maps
+    viz.pooled_features(base, items, layers=["block2_pool"])
+    assert passes == [["block2_pool"]]  # no float32 maps stored: a pass
+    with pytest.raises(ValueError, match="precision='half'"):
+        viz.pooled_features(base, items, precision="half")
+
+
 def test_weight_change_is_zero_where_nothing_moved(classifier):
     after = keras.models.clone_model(classifier)
     after.set_weights(classifier.get_weights())

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import time
 
+import keras
 import numpy as np
 
 from .. import config, features as features_mod
@@ -29,7 +30,8 @@ class PooledFeatures:
     seconds: float
 
 
-def pooled_key(model, items, image_size: int, names: list[str]) -> str:
+def pooled_key(model, items, image_size: int, names: list[str],
+               precision: str = "float32") -> str:
     """The stored file's key: the deepest layer's feature key, the layers, the backbone.
 
     A home-made model gets no preprocessing, so its backbone is part of the key.
@@ -37,22 +39,26 @@ def pooled_key(model, items, image_size: int, names: list[str]) -> str:
     base, backbone = resolve_base(model)
     order = [layer.name for layer in base.layers]
     deepest = max(names, key=order.index)
-    inner = features_mod.cache_key(base, items, image_size, deepest)
+    inner = features_mod.cache_key(base, items, image_size, deepest,
+                                   precision=precision)
     blob = f"{inner}|pooled|{','.join(names)}|{backbone}".encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
 def pooled_features(model, items, layers=None, batch_size: int | None = None,
-                    cache: bool = True, progress: bool = False) -> PooledFeatures:
+                    cache: bool = True, progress: bool = False,
+                    precision: str = "float32") -> PooledFeatures:
     """Average-pooled outputs of several layers for (path, label) items, in one pass.
 
     Taught in `05_visualizing_features.ipynb`. `layers` default: every block's
     output. Stored under `TLH_HOME/features` like `features.extract`, keyed by
-    the base's weights, the layers and the files.
+    the base's weights, the layers and the files. `precision`: of the pass
+    (`features.pass_precision`); bfloat16 is stored under its own key.
     """
     from ..data.pipeline import make_dataset
 
     base, _ = resolve_base(model)
+    precision = features_mod.pass_precision(precision)
     names = check_layers(model, block_outputs(model) if layers is None else layers)
     items = list(items)
     if not items:
@@ -60,17 +66,20 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
     labels = np.array([label for _, label in items], dtype=np.int32)
     size = int(base.input_shape[1])
     started = time.perf_counter()
-    key = pooled_key(model, items, size, names)
+    key = pooled_key(model, items, size, names, precision)
     path = config.cache_dir("features") / f"{key}.npz"
     if cache and path.exists():
         stored = features_mod.load_npz(path)
         if stored is not None and np.array_equal(stored["labels"], labels):
             return PooledFeatures({n: stored[f"f{i}"] for i, n in enumerate(names)},
                                   labels, True, time.perf_counter() - started)
-    pooled = _pooled_from_stored(model, items, size, names, labels) if cache else {}
+    pooled = (_pooled_from_stored(model, items, size, names, labels, precision)
+              if cache else {})
     rest = [name for name in names if name not in pooled]
     if rest:  # the pass runs only as deep as the deepest layer not stored
-        extractor = layer_model(model, rest, pooled=True)
+        source = (features_mod.bfloat16_copy(base) if precision == "bfloat16"
+                  else model)
+        extractor = layer_model(source, rest, pooled=True)
         batch_size = batch_size or config.get_profile().batch_size
         parts: list[list[np.ndarray]] = [[] for _ in rest]
         ds = make_dataset(items, size, batch_size, shuffle=False, cache=False)
@@ -81,7 +90,7 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
             outputs = extractor(images, training=False)
             outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
             for part, out in zip(parts, outputs):
-                part.append(np.asarray(out, dtype=np.float32))
+                part.append(np.asarray(keras.ops.cast(out, "float32")))
         pooled.update({n: np.concatenate(p) for n, p in zip(rest, parts)})
     pooled = {name: pooled[name] for name in names}  # bottom to top, as asked
     if cache:
@@ -91,7 +100,8 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
 
 
 def _pooled_from_stored(model, items, size: int, names: list[str],
-                        labels: np.ndarray) -> dict[str, np.ndarray]:
+                        labels: np.ndarray,
+                        precision: str = "float32") -> dict[str, np.ndarray]:
     """Average-pooled maps of the layers whose full maps `features.extract` stored.
 
     Notebook 02 stores `block3_pool`, `block4_pool` and the base's output of
@@ -106,7 +116,8 @@ def _pooled_from_stored(model, items, size: int, names: list[str],
         layer = None if output is base.outputs[0] else name
         if len(output.shape) != 4:
             continue
-        key = features_mod.cache_key(base, items, size, layer)
+        key = features_mod.cache_key(base, items, size, layer,
+                                     precision=precision)
         stored = features_mod.stored_features(
             config.cache_dir("features") / f"{key}.npz", labels)
         if stored is not None:
