@@ -50,9 +50,10 @@ class Profile:
 
 PROFILES = {
     # Chollet's recipe's sizes: 150x150 images, the whole dataset. Measured on
-    # 2 cores (bench/results, README course map): a float32 pass of VGG16 over
-    # the 3,666 photos takes about 5 minutes, an epoch through the whole base
-    # about 4, an epoch of block5 on the 5,790 stored rows 1.5-2.5. Hence one
+    # 2 cores (bench/results, README course map): a pass of VGG16 over the
+    # 3,666 photos takes about 5 minutes in float32, 2.3 in bfloat16, an epoch
+    # through the whole base about 4, an epoch of block5 on the 5,790 stored
+    # rows 1.5-2.5. Hence one
     # end-to-end epoch, three of fine-tuning and three from scratch, and the
     # mirrored photos stored once: the augmentation a CPU can afford.
     # On a GPU raise the epochs with the exercises.
