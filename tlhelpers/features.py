@@ -123,13 +123,16 @@ def _group_parts(base, image_size: int, layer: str | None, view: str | None = No
     # An inner layer's output depends only on the weights below it: training
     # the layers above (fine-tuning on stored activations) keeps the key.
     source = base if layer is None else _up_to(base, layer)
-    backbone = backbone_of(base)
+    try:
+        backbone = backbone_of(base)
+    except ValueError:  # a home-made model (`viz.pooled_features`): no preprocessing
+        backbone = None
     parts = {
         "version": FORMAT_VERSION,
         "backbone": backbone,
         "weights": weights_digest(source),
         "image_size": int(image_size),
-        "preprocess": preprocess_name(backbone),
+        "preprocess": preprocess_name(backbone) if backbone else None,
         # float16 arithmetic under mixed precision gives other numbers, and
         # so does a bfloat16 pass
         "dtype_policy": (base.dtype_policy.name if precision == "float32"
@@ -203,8 +206,6 @@ def bfloat16_copy(base):
     """
     import keras
 
-    from .models import backbone_of
-
     def clone(layer):
         config = layer.get_config()
         if not isinstance(layer, keras.layers.InputLayer) and "dtype" in config:
@@ -213,7 +214,10 @@ def bfloat16_copy(base):
 
     copy = keras.models.clone_model(base, clone_function=clone)
     copy.set_weights(base.get_weights())
-    copy.tlh_backbone = backbone_of(base)
+    # The backbone picks the preprocessing (`models.backbone_of`); a home-made
+    # model has none, and a `keras.applications` name is kept by the clone.
+    if getattr(base, "tlh_backbone", None) is not None:
+        copy.tlh_backbone = base.tlh_backbone
     return copy
 
 

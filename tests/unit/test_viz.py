@@ -541,6 +541,26 @@ def test_pooled_features_in_bfloat16_are_close_and_stored_apart(base, flat_folde
         viz.pooled_features(base, items, precision="half")
 
 
+def test_pooled_features_of_a_home_made_model_in_both_precisions(flat_folder):
+    from tlhelpers.data import scan_folder, split_files
+
+    # A learner's own CNN (notebook 01's kind): no backbone, no preprocessing.
+    model = models.build_small_cnn((SIZE, SIZE, 3), 3)
+    items = split_files(scan_folder(flat_folder)).val
+    exact = viz.pooled_features(model, items)
+    fast = viz.pooled_features(model, items, precision="bfloat16")
+    assert not exact.from_cache and not fast.from_cache  # stored apart
+    assert list(fast.features) == list(exact.features) == viz.block_outputs(model)
+    for name in exact.features:
+        scale = np.abs(exact.features[name]).max()
+        difference = np.abs(fast.features[name] - exact.features[name]).max()
+        assert 0 < difference <= 0.05 * scale
+    again = viz.pooled_features(model, items, precision="bfloat16")
+    assert again.from_cache
+    for name in fast.features:
+        np.testing.assert_array_equal(again.features[name], fast.features[name])
+
+
 def test_weight_change_is_zero_where_nothing_moved(classifier):
     after = keras.models.clone_model(classifier)
     after.set_weights(classifier.get_weights())
