@@ -87,6 +87,46 @@ def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys,
     assert summary_of(capsys.readouterr().out)["flip"] is False
 
 
+def test_run_feature_extraction_passes_as_notebook_02_does(folder, capsys,
+                                                          monkeypatch, tmp_path):
+    from tlhelpers import features
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path / "home"))
+    passes = []
+    real = features.compute_layers
+
+    def recording(base, items, image_size, batch_size, layers, progress=True,
+                  view=None, precision="float32"):
+        passes.append((len(items), list(layers), view, precision))
+        return real(base, items, image_size, batch_size, layers, progress, view,
+                    precision)
+
+    monkeypatch.setattr(features, "compute_layers", recording)
+    argv = ["run", "feature-extraction", "--data", str(folder), *FAST,
+            "--weights", "random", "--json"]
+    assert main([*argv, "--precision", "bfloat16"]) == 0
+    # The base's output of the training photos, their mirror images and the
+    # validation photos, in the precision asked for.
+    assert passes == [(12, [None], None, "bfloat16"), (12, [None], "flip", "bfloat16"),
+                      (6, [None], None, "bfloat16")]
+    summary = summary_of(capsys.readouterr().out)
+    assert (summary["flip"], summary["precision"]) == (True, "bfloat16")
+    assert summary["epochs"] == 1 and "lr" not in summary
+    passes.clear()
+    assert main([*argv, "--no-flip", "--precision", "float32"]) == 0
+    assert [view for _, _, view, _ in passes] == [None, None]
+    assert summary_of(capsys.readouterr().out)["flip"] is False
+
+
+@pytest.mark.parametrize("option", [["--precision", "bfloat16"], ["--no-flip"],
+                                    ["--flip"]])
+def test_run_scratch_refuses_the_options_of_a_frozen_pass(option, folder, capsys):
+    assert main(["run", "scratch", "--data", str(folder), *FAST, *option]) == 2
+    err = capsys.readouterr().err
+    assert option[0].lstrip("-").replace("no-", "") in err
+    assert "feature-extraction and fine-tuning" in err
+
+
 @pytest.mark.parametrize("strategy", ["scratch", "fine-tuning"])
 def test_an_interrupt_in_the_first_epoch_is_reported(strategy, folder, capsys,
                                                      monkeypatch):

@@ -38,14 +38,15 @@ def add_arguments(parser) -> None:
                         help="fine-tuning learning rate (default 6e-5, the rate "
                              "notebook 03's range test suggests)")
     parser.add_argument("--image-size", help="square input size (default: profile)")
+    # None when not given: scratch refuses both (it has no frozen layers).
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction,
-                        default=True,
-                        help="fine-tuning: also train on the training photos "
-                             "mirrored left to right, stored once (default: on)")
-    parser.add_argument("--precision", default="auto",
-                        choices=("auto", "float32", "bfloat16"),
-                        help="of the one pass of the frozen layers; auto: "
-                             "bfloat16 where the CPU computes it natively")
+                        help="feature-extraction, fine-tuning: also train on the "
+                             "training photos mirrored left to right, stored "
+                             "once (default: on)")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                        help="feature-extraction, fine-tuning: of the one pass "
+                             "of the frozen layers (default auto: bfloat16 "
+                             "where the CPU computes it natively)")
     parser.add_argument("--json", action="store_true",
                         help="end with one JSON line of results")
 
@@ -94,8 +95,19 @@ def validate(args) -> dict:
         raise UsageError(f"--weights={args.weights!r} is not valid; expected "
                          "imagenet, random, or an existing weights file")
     unfreeze = _int_option("--unfreeze", args.unfreeze, 0)
+    if args.strategy == "scratch":
+        given = [name for name, value in (("--flip/--no-flip", args.flip),
+                                          ("--precision", args.precision))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{' and '.join(given)} apply to feature-extraction "
+                             "and fine-tuning (a pass of the frozen layers); "
+                             "scratch trains a small CNN on the images with "
+                             "random augmentation")
     return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
-                unfreeze=unfreeze)
+                unfreeze=unfreeze,
+                flip=True if args.flip is None else args.flip,
+                precision=args.precision or "auto")
 
 
 def execute(args) -> int:
@@ -134,7 +146,8 @@ def execute(args) -> int:
         weights_used = base_model.tlh_weights
         if args.strategy == "feature-extraction":
             result, epochs_run = _feature_extraction(
-                base_model, splits, n_classes, epochs or profile.head_epochs)
+                base_model, splits, n_classes, epochs or profile.head_epochs,
+                opts["flip"], opts["precision"])
         else:
             try:
                 models.check_n_unfrozen(base_model, opts["unfreeze"])
@@ -143,7 +156,7 @@ def execute(args) -> int:
             result, epochs_run = _fine_tuning(
                 base_model, splits, n_classes, epochs or profile.head_epochs,
                 epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
-                args.flip, args.precision)
+                opts["flip"], opts["precision"])
     seconds = time.perf_counter() - started
     summary = {
         "strategy": args.strategy, "backbone": args.backbone if
@@ -153,10 +166,11 @@ def execute(args) -> int:
         "epochs": epochs_run, "seconds": round(seconds, 1),
         "peak_memory_mb": _peak_memory_mb(),
     }
-    if args.strategy == "fine-tuning":
+    if args.strategy != "scratch":
         from ..features import pass_precision
-        summary.update(flip=args.flip, precision=pass_precision(args.precision),
-                       lr=opts["lr"], unfreeze=opts["unfreeze"])
+        summary.update(flip=opts["flip"], precision=pass_precision(opts["precision"]))
+    if args.strategy == "fine-tuning":
+        summary.update(lr=opts["lr"], unfreeze=opts["unfreeze"])
     # None when interrupted before the first epoch ended.
     accuracy = ("n/a" if result.best_val_accuracy is None
                 else f"{result.best_val_accuracy:.3f}")
@@ -181,16 +195,28 @@ def _peak_memory_mb() -> float | None:
     return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
 
 
-def _feature_extraction(base_model, splits, n_classes, epochs):
-    from .. import features, models, training
+def _train_head(stored, n_classes, epochs):
+    """The course's head on the base's stored output (depth 0): (head, result)."""
+    from .. import models, training
 
-    train_f = features.extract(base_model, splits.files.train, progress=False)
-    val_f = features.extract(base_model, splits.files.val, progress=False)
-    head = models.build_head(train_f.features.shape[1:], n_classes)
+    head = models.build_head(stored.train[0].shape[1:], n_classes)
     training.compile_for_training(head, 1e-3)
-    result = training.fit(head, (train_f.features, train_f.labels),
-                          (val_f.features, val_f.labels), epochs, live_plot=False,
-                          verbose=EPOCH_LINES)
+    result = training.fit(head, (stored.train[0], stored.train_labels),
+                          (stored.val[0], stored.val_labels), epochs,
+                          live_plot=False, verbose=EPOCH_LINES)
+    return head, result
+
+
+def _feature_extraction(base_model, splits, n_classes, epochs, flip=False,
+                        precision="float32"):
+    """Notebook 02's fast path: one pass of the frozen base, the head on its output."""
+    from .. import strategies
+
+    # progress: a bar with time left for each pass over the photos (stderr)
+    stored = strategies.store_activations(base_model, splits.files, depths=(0,),
+                                          flip_train=flip, precision=precision,
+                                          progress=True)
+    _, result = _train_head(stored, n_classes, epochs)
     return result, result.epochs_done
 
 
@@ -211,11 +237,7 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
                                           depths=(0, n_unfrozen), flip_train=flip,
                                           precision=precision, progress=True)
     model = models.build_classifier(base_model, n_classes)
-    head = models.build_head(stored.train[0].shape[1:], n_classes)
-    training.compile_for_training(head, 1e-3)
-    result = training.fit(head, (stored.train[0], stored.train_labels),
-                          (stored.val[0], stored.val_labels), head_epochs,
-                          live_plot=False, verbose=EPOCH_LINES)
+    head, result = _train_head(stored, n_classes, head_epochs)
     epochs_run = result.epochs_done
     if result.interrupted:  # an interrupt stops the whole run
         return result, epochs_run
