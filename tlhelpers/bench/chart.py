@@ -47,8 +47,10 @@ def command_points(record: dict) -> list[Point]:
         if not str(run.get("tlh_home", "empty")).startswith("empty"):
             continue  # its passes were loaded: its time is not comparable
         summary = run["summary"]
-        how = [f"{summary.get('precision', 'float32')} pass",
-               "mirrored photos" if summary.get("flip") else "photos only"]
+        how = []
+        if summary["strategy"] != "scratch":  # scratch has no pass of a frozen base
+            how += [f"{summary.get('precision', 'float32')} pass",
+                    "mirrored photos" if summary.get("flip") else "photos only"]
         how += [f"lr {summary['lr']:g}"] if "lr" in summary else []
         how += [f"{summary['epochs']} epochs in all"] if "epochs" in summary else []
         points.append(Point(f"run {summary['strategy']}: {', '.join(how)}",
