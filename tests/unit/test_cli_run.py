@@ -54,54 +54,47 @@ def test_run_fine_tuning_json(folder, capsys):
     assert summary["peak_memory_mb"] > 100  # TensorFlow alone takes more
 
 
-def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys,
-                                                     monkeypatch, tmp_path):
+@pytest.fixture
+def passes(monkeypatch, tmp_path):
+    """(images, layers, view, precision) of every pass of the frozen base."""
     from tlhelpers import features
 
     monkeypatch.setenv("TLH_HOME", str(tmp_path / "home"))
-    passes = []
+    recorded = []
     real = features.compute_layers
 
     def recording(base, items, image_size, batch_size, layers, progress=True,
                   view=None, precision="float32"):
-        passes.append((len(items), list(layers), view))
+        recorded.append((len(items), list(layers), view, precision))
         return real(base, items, image_size, batch_size, layers, progress, view,
                     precision)
 
     monkeypatch.setattr(features, "compute_layers", recording)
+    return recorded
+
+
+def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys, passes,
+                                                     monkeypatch, tmp_path):
     argv = ["run", "fine-tuning", "--data", str(folder), *FAST, "--weights",
             "random", "--unfreeze", "4", "--precision", "float32", "--json"]
     assert main(argv) == 0
     # One pass up to block4_pool over the training photos, their mirror images
     # and the validation photos; the head's input (the base's output) is
     # computed from those arrays.
-    assert passes == [(12, ["block4_pool"], None), (12, ["block4_pool"], "flip"),
-                      (6, ["block4_pool"], None)]
+    assert [p[:3] for p in passes] == [(12, ["block4_pool"], None),
+                                       (12, ["block4_pool"], "flip"),
+                                       (6, ["block4_pool"], None)]
     summary = summary_of(capsys.readouterr().out)
     assert summary["epochs"] == 2
     assert (summary["flip"], summary["precision"]) == (True, "float32")
     passes.clear()
     monkeypatch.setenv("TLH_HOME", str(tmp_path / "empty"))  # nothing stored
     assert main([*argv, "--no-flip"]) == 0
-    assert [view for _, _, view in passes] == [None, None]
+    assert [view for _, _, view, _ in passes] == [None, None]
     assert summary_of(capsys.readouterr().out)["flip"] is False
 
 
-def test_run_feature_extraction_passes_as_notebook_02_does(folder, capsys,
-                                                          monkeypatch, tmp_path):
-    from tlhelpers import features
-
-    monkeypatch.setenv("TLH_HOME", str(tmp_path / "home"))
-    passes = []
-    real = features.compute_layers
-
-    def recording(base, items, image_size, batch_size, layers, progress=True,
-                  view=None, precision="float32"):
-        passes.append((len(items), list(layers), view, precision))
-        return real(base, items, image_size, batch_size, layers, progress, view,
-                    precision)
-
-    monkeypatch.setattr(features, "compute_layers", recording)
+def test_run_feature_extraction_passes_as_notebook_02_does(folder, capsys, passes):
     argv = ["run", "feature-extraction", "--data", str(folder), *FAST,
             "--weights", "random", "--json"]
     assert main([*argv, "--precision", "bfloat16"]) == 0
