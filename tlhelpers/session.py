@@ -60,15 +60,7 @@ def setup(seed: int = 42, verbose: bool = True,
     strategy = distribute.use_strategy()
     precision = distribute.configure_precision(enable=mixed_precision)
     config.seed_everything(seed)
-    # Our datasets are shuffled in tf.data; Keras' reminder would fill every
-    # training cell's output with the same line.
-    import warnings
-    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
-    # Keras 3 says "Your input ran out of data" at the end of the first epoch
-    # over any dataset whose length TensorFlow cannot know in advance; ours
-    # cannot, since they leave out files that broke after the scan.
-    warnings.filterwarnings("ignore", message=r"Your input ran out of data",
-                            module=r"keras\.src\.trainers\.epoch_iterator")
+    tflogs.hide_keras_reminders()
 
     report = SetupReport(
         profile=profile, seed=seed, tf_version=tf.__version__,

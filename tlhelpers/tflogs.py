@@ -11,6 +11,9 @@ are written before TensorFlow reads it) and hides the cuInit line only at 3,
 which hides every real error too (checked with TF 2.21). So, besides the
 variable, fd 2 goes to a scratch file during exactly those two moments, and
 is replayed if they fail. Nothing imports TensorFlow here.
+
+Keras' two reminders about tf.data datasets (`hide_keras_reminders`) are
+kept out too, since every training would repeat them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import warnings
 
 LOGS_ENV = "TLH_TF_LOGS"
 LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
@@ -134,3 +138,17 @@ def list_devices_quietly() -> None:
     with silenced():
         tf.config.list_physical_devices()
     _devices_listed = True
+
+
+def hide_keras_reminders() -> None:
+    """Keras' reminders about the course's datasets, which every fit would repeat.
+
+    Called by `tlh.setup()` and `python -m tlhelpers run`. Our datasets are
+    shuffled in tf.data, so "`shuffle=True` was passed" says nothing; and
+    Keras 3 says "Your input ran out of data" at the end of the first epoch
+    over any dataset whose length TensorFlow cannot know in advance, which ours
+    cannot, since they leave out files that broke after the scan.
+    """
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
+    warnings.filterwarnings("ignore", message=r"Your input ran out of data",
+                            module=r"keras\.src\.trainers\.epoch_iterator")

@@ -40,6 +40,16 @@ def test_run_scratch_succeeds(folder, capsys):
     assert f"best validation accuracy {summary['val_accuracy']:.3f}" in out
 
 
+def test_run_hides_keras_reminders_as_the_notebooks_do(folder):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # what a terminal would show
+        assert main(["run", "scratch", "--data", str(folder), *FAST]) == 0
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "shuffle=True" in m or "ran out of data" in m]
+
+
 def test_run_fine_tuning_json(folder, capsys):
     status = main(["run", "fine-tuning", "--data", str(folder), *FAST,
                    "--weights", "random", "--unfreeze", "4", "--lr", "1e-4",

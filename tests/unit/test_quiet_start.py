@@ -2,7 +2,8 @@
 
 TensorFlow's C++ lines reach a notebook only through ipykernel's forwarding of
 file descriptor 2, so a kernel is the only faithful place to look. The second
-test turns the logs back on, which shows the first can fail.
+test turns the logs back on, which shows the first can fail. The last runs
+`python -m tlhelpers run` as a terminal would, where the same lines would show.
 """
 
 from __future__ import annotations
@@ -78,3 +79,21 @@ def test_tlh_tf_logs_brings_the_logs_back():
     assert setup["error"] == "", setup["error"]
     assert TF_LOG_LINE.search(setup["stderr"]), setup["stderr"]
     assert setup["stdout"].startswith("profile=quick")
+
+
+def test_the_run_command_shows_no_start_up_logs(tmp_path):
+    import subprocess
+    import sys
+
+    import imagefactory
+
+    folder = imagefactory.make_folder(tmp_path / "d", ("red", "blue"), per_class=6,
+                                      layout="split", val_per_class=3)
+    done = subprocess.run(
+        [sys.executable, "-m", "tlhelpers", "run", "scratch", "--data", str(folder),
+         "--profile", "quick", "--image-size", "32", "--epochs", "1"],
+        env=kernel_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "best validation accuracy" in done.stdout
+    assert not TF_LOG_LINE.search(done.stderr), done.stderr
+    assert "shuffle=True" not in done.stderr and "ran out of data" not in done.stderr

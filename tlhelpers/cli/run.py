@@ -112,10 +112,14 @@ def validate(args) -> dict:
 
 def execute(args) -> int:
     opts = validate(args)
-    from .. import config, data, features, models, training
+    from .. import config, data, features, models, tflogs, training
     from ..data.registry import DatasetUnavailableError
     from ..weights import WeightsUnavailableError
 
+    # What the notebooks' Setup cell hides: the red cuInit line of a machine
+    # without a GPU, and Keras' reminders on every fit.
+    tflogs.list_devices_quietly()
+    tflogs.hide_keras_reminders()
     profile = opts["profile"]
     config.seed_everything(42)
     started = time.perf_counter()
