@@ -66,3 +66,22 @@ def test_main_refuses_a_file_that_is_no_record(tmp_path, capsys):
     assert "no 'notebooks' or 'runs' key" in capsys.readouterr().err
     with pytest.raises(ValueError):
         chart.points_of({"goals": {}})
+
+
+def test_labels_of_crowded_points_do_not_cover_each_other():
+    points = [chart.Point(f"run fine-tuning: a long label number {i}", 10 + i * 0.3,
+                          0.89 - i * 0.001, "command") for i in range(4)]
+    points.append(chart.Point("run fine-tuning: a long label number 0", 11.5, 0.89,
+                              "command"))  # the same run again: one label
+    points.append(chart.Point("run scratch", 2, 0.5, "command"))  # spreads the axis
+    fig = chart.figure(points, "t")
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in labels) == sorted(p.label for p in points if p.minutes != 11.5)
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]  # without leader lines
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    moved = [t for t in labels if t.arrow_patch is not None]
+    assert moved  # four labels beside one spot: some moved, joined to their points

@@ -2,7 +2,7 @@
 
 `python -m tlhelpers.bench.chart bench/results/A.json [B.json ...] --out chart.png`
 reads records written by `python -m tlhelpers course --record` and by
-`run fine-tuning --json` runs (bench/README.md says which is which).
+`run STRATEGY --json` runs (bench/README.md says which is which).
 """
 
 from __future__ import annotations
@@ -84,17 +84,65 @@ def figure(points: list[Point], title: str):
                    marker=marker, color=colour, s=50, zorder=3,
                    label={"course": "the notebooks, one after another",
                           "command": "python -m tlhelpers run"}[kind])
+    labels, seen = [], set()
     for p in points:
-        ax.annotate(p.label, (p.minutes, p.accuracy), textcoords="offset points",
-                    xytext=(6, -3), fontsize=8)
+        if (p.label, round(p.accuracy, 4)) in seen:
+            continue  # the same run measured again: its marker is enough
+        seen.add((p.label, round(p.accuracy, 4)))
+        labels.append(ax.annotate(p.label, (p.minutes, p.accuracy), fontsize=8,
+                                  textcoords="offset points", xytext=(6, -3)))
     ax.axhline(0.9, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("minutes of wall time from an empty cache (2 cores)")
     ax.set_ylabel("best validation accuracy")
-    ax.set_xlim(0, max(p.minutes for p in points) * 1.45)
+    ax.set_xlim(0, max(p.minutes for p in points) * 1.6)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
+    for label in spread_labels(fig, labels):  # a line joins a moved label to its point
+        text, point, offset = label.get_text(), label.xy, label.xyann
+        side = label.get_horizontalalignment()
+        label.remove()
+        ax.annotate(text, point, xytext=offset, textcoords="offset points", fontsize=8,
+                    ha=side, arrowprops=dict(arrowstyle="-", color="grey",
+                                             linewidth=0.6, shrinkA=1, shrinkB=4))
     return fig
+
+
+def spread_labels(fig, labels) -> list:
+    """Place each label beside its point where it covers no other label or point; return the ones moved.
+
+    Tries the right of the point, then its left, then further below and
+    above, highest point first; a label that fits nowhere keeps its first place.
+    """
+    fig.canvas.draw()  # lay the figure out, so the boxes are where they will be
+    renderer = fig.canvas.get_renderer()
+    ax = labels[0].axes if labels else None
+    points = [ax.transData.transform(label.xy) for label in labels]
+    frame = ax.get_window_extent(renderer) if ax else None
+    tries = [(6, -3, "left"), (-6, -3, "right")] + [
+        (x, y, side) for step in range(1, 8) for y in (-3 - 11 * step, -3 + 11 * step)
+        for x, side in ((6, "left"), (-6, "right"))]
+    placed, moved = [], []
+    for label in sorted(labels, key=lambda a: -a.xy[1]):
+        for n, (x, y, side) in enumerate(tries):
+            label.set_horizontalalignment(side)
+            label.xyann = (x, y)
+            box = label.get_window_extent(renderer)
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1
+                      and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(other) for other in placed) and not any(
+                    box.x0 - 5 <= px <= box.x1 + 5 and box.y0 - 5 <= py <= box.y1 + 5
+                    for px, py in points):
+                break
+        else:
+            n, (x, y, side) = 0, tries[0]
+            label.set_horizontalalignment(side)
+            label.xyann = (x, y)
+            box = label.get_window_extent(renderer)
+        if n > 1:
+            moved.append(label)
+        placed.append(box)
+    return moved
 
 
 def main(argv: list[str] | None = None) -> int:
