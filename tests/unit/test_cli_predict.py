@@ -31,6 +31,19 @@ def saved(tmp_path_factory):
     return model, path, photos
 
 
+def test_predict_shows_no_start_up_logs(saved):
+    _, path, photos = saved
+    # As a terminal starts it: no log level chosen by the test suite.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TLH_TF_LOGS", "PYTEST_CURRENT_TEST")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tlhelpers", "predict", str(path), str(photos[0])],
+        capture_output=True, text=True, env=env, cwd=config.PROJECT_ROOT,
+        timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+
+
 def test_a_new_process_predicts_what_the_notebook_predicts(saved):
     model, path, photos = saved
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
