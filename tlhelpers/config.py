@@ -8,6 +8,7 @@ fast, and nothing is seeded as a side effect of an import.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -149,6 +150,31 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
+
+
+@contextlib.contextmanager
+def random_state_kept():
+    """Python's, NumPy's and Keras' random state after the block as before it.
+
+    For one-time work inside a seeded run (building a model to convert the
+    offline weights draws its random initial values): without it, the first
+    run on a machine would train from other initial values than every later run.
+    """
+    import numpy as np
+    from keras.src.backend.common import global_state  # Keras' own global seed
+
+    name = "global_seed_generator"
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    generator = global_state.get_global_attribute(name)
+    generator_state = None if generator is None else generator.state.numpy()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        global_state.set_global_attribute(name, generator)
+        if generator is not None:
+            generator.state.assign(generator_state)
 
 
 def device_name() -> str:

@@ -152,7 +152,8 @@ def convert_offline(backbone: str = "vgg16", folder: Path | None = None) -> Path
     try:
         path = offline_path(folder if folder is not None
                             else config.cache_dir("weights"))
-        offline.convert(source, path)
+        with config.random_state_kept():  # a seeded run's numbers stay the same
+            offline.convert(source, path)
     except (ValueError, OSError, ImportError) as err:
         raise WeightsUnavailableError(
             f"ImageNet weights for {backbone}: {OFFLINE_SOURCE} failed: {err}") from err

@@ -212,3 +212,37 @@ def test_setup_silences_keras_first_epoch_warning_on_datasets_of_unknown_length(
     with warnings.catch_warnings(record=True) as caught:
         warnings.warn("still shown")
     assert [str(w.message) for w in caught] == ["still shown"]
+
+
+def draws() -> tuple:
+    import random
+
+    import keras
+
+    return (random.random(), float(np.random.rand()),
+            float(keras.random.uniform(())),
+            float(keras.initializers.GlorotUniform()((2, 2))[0, 0]))
+
+
+@pytest.mark.parametrize("used_before", [False, True])
+def test_random_state_kept_leaves_a_seeded_run_as_it_was(used_before):
+    import contextlib
+
+    import keras
+
+    def run(work: str) -> tuple:
+        config.seed_everything(5)
+        if used_before:
+            draws()  # the Keras generator exists and has moved
+        if work != "none":
+            kept = config.random_state_kept() if work == "kept" else \
+                contextlib.nullcontext()
+            with kept:
+                draws()
+                keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+        return draws()
+
+    untouched = run("none")
+    assert run("kept") == untouched
+    bare = run("bare")  # the same work without it moves every source
+    assert all(a != b for a, b in zip(bare, untouched))

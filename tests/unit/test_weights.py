@@ -87,6 +87,20 @@ def test_conversion_gives_the_published_imagenet_values(converted):
 
 
 @needs_package
+def test_conversion_leaves_a_seeded_run_as_it_was(tmp_path):
+    import keras
+
+    def draw():
+        return float(keras.initializers.GlorotUniform()((2, 2))[0, 0])
+
+    config.seed_everything(11)
+    untouched = draw()
+    config.seed_everything(11)
+    weights.convert_offline("vgg16", tmp_path)  # builds a VGG16 with random values
+    assert draw() == untouched  # the first run on a machine trains as later ones
+
+
+@needs_package
 def test_changed_values_are_refused_with_the_layer_named():
     arrays = offline_weights.read_onnx(offline_weights.onnx_path())
     assert offline_weights.problems(arrays) == []
