@@ -97,6 +97,7 @@ class _QuietFirstImport:
             del loader.exec_module
             with silenced():
                 plain(module)
+                _list_devices(module)  # cuInit's line, silenced with the rest
 
         loader.exec_module = exec_quietly
         return spec
@@ -124,20 +125,27 @@ def prepare() -> None:
 _devices_listed = False
 
 
+def _list_devices(tf) -> None:
+    # TensorFlow logs cuInit's failure at the first listing of a process only.
+    global _devices_listed
+    tf.config.list_physical_devices()
+    _devices_listed = True
+
+
 def list_devices_quietly() -> None:
     """List devices once, silenced: the first listing logs cuInit's failure.
 
-    Called first thing by `tlh.setup()`; TensorFlow logs the failure once per
-    process, so later listings (`tf.config.list_physical_devices`) are quiet.
+    The import hook does it as TensorFlow loads, so every command and script
+    that imports `tlhelpers` first is quiet; `tlh.setup()` calls this for a
+    session whose TensorFlow was loaded before `tlhelpers`.
     """
-    global _devices_listed
     if _devices_listed:
         return
     import tensorflow as tf
 
-    with silenced():
-        tf.config.list_physical_devices()
-    _devices_listed = True
+    if not _devices_listed:  # unless the import just listed them
+        with silenced():
+            _list_devices(tf)
 
 
 def hide_keras_reminders() -> None:

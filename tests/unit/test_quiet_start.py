@@ -97,3 +97,18 @@ def test_the_run_command_shows_no_start_up_logs(tmp_path):
     assert "best validation accuracy" in done.stdout
     assert not TF_LOG_LINE.search(done.stderr), done.stderr
     assert "shuffle=True" not in done.stderr and "ran out of data" not in done.stderr
+
+
+def test_a_script_using_tensorflow_after_tlhelpers_shows_no_start_up_logs():
+    # What every command (prefetch, bench, doctor, run, predict) and a
+    # learner's own script do: import tlhelpers, then use TensorFlow.
+    import subprocess
+    import sys
+
+    script = ("import tlhelpers\nimport tensorflow as tf\n"
+              "print(float(tf.reduce_sum(tf.ones(3))))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=kernel_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "3.0\n"
+    assert not TF_LOG_LINE.search(done.stderr), done.stderr

@@ -51,9 +51,8 @@ def _check_paths(args) -> int | None:
 
 def execute(args) -> int:
     top = _check_paths(args)
-    from .. import predict, tflogs
+    from .. import predict
 
-    tflogs.list_devices_quietly()  # no red cuInit line on a machine without a GPU
     try:
         model = predict.load_model(args.model)
     except predict.ModelFileError as err:

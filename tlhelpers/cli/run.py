@@ -116,10 +116,7 @@ def execute(args) -> int:
     from ..data.registry import DatasetUnavailableError
     from ..weights import WeightsUnavailableError
 
-    # What the notebooks' Setup cell hides: the red cuInit line of a machine
-    # without a GPU, and Keras' reminders on every fit.
-    tflogs.list_devices_quietly()
-    tflogs.hide_keras_reminders()
+    tflogs.hide_keras_reminders()  # as the notebooks' Setup cell does
     profile = opts["profile"]
     config.seed_everything(42)
     started = time.perf_counter()
