@@ -114,11 +114,13 @@ def spread_labels(fig, labels) -> list:
     Tries the right of the point, then its left, then further below and
     above, highest point first; a label that fits nowhere keeps its first place.
     """
+    if not labels:
+        return []
     fig.canvas.draw()  # lay the figure out, so the boxes are where they will be
     renderer = fig.canvas.get_renderer()
-    ax = labels[0].axes if labels else None
+    ax = labels[0].axes
     points = [ax.transData.transform(label.xy) for label in labels]
-    frame = ax.get_window_extent(renderer) if ax else None
+    frame = ax.get_window_extent(renderer)
     tries = [(6, -3, "left"), (-6, -3, "right")] + [
         (x, y, side) for step in range(1, 8) for y in (-3 - 11 * step, -3 + 11 * step)
         for x, side in ((6, "left"), (-6, "right"))]
