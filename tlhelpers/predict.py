@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import atomic
 from . import models as _models  # noqa: F401  (registers the course's layers)
 from .data.images import check_size, load_rgb, to_rgb
 from .data.scan import _looks_like_text
@@ -330,8 +331,9 @@ def save_take_home(model, path, class_names) -> Path:
     input_size(model)  # a fixed input size: the file must say what it reads
     wrapped = TakeHomeModel(model.inputs, model.outputs, name=model.name)
     wrapped.class_names = tuple(names)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wrapped.save(path)
+    # A kill mid-save must not cost the file a learner saved last time.
+    with atomic.replacing(path, suffix=".keras") as tmp:
+        wrapped.save(tmp)
     return path
 
 
@@ -346,6 +348,12 @@ def load_model(path) -> keras.Model:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist" if not path.exists()
                                 else f"{path} is a folder, not a model file")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path) \
+            and _head(path).startswith(b"PK"):
+        # A zip's index is at its end: a file cut short starts as one.
+        raise ModelFileError(f"{path.name} is damaged: it starts as a Keras model "
+                             "file but is cut short (a save or copy was "
+                             "interrupted); save or copy it again")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path.name} is not a Keras model file (expected a "
                              ".keras file, as model.save('name.keras') writes)")

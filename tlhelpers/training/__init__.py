@@ -9,14 +9,14 @@ from .head import HeadResult, retrain_head
 from .lr_finder import LRRangeResult, lr_range_test, suggest
 from .recipes import (FitResult, check_epochs, check_lr, compile_for_training,
                       fine_tune, fit, fresh_dataset, load_saved_model,
-                      random_states, saved_model_path, set_random_states,
-                      train_head)
+                      random_states, save_model, saved_model_path,
+                      set_random_states, train_head)
 from .runlog import RunLog
 
 __all__ = [
     "BestWeights", "LivePlot", "RunLogger", "history_dict", "plot_history",
     "LRRangeResult", "lr_range_test", "suggest", "FitResult", "check_epochs",
     "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
-    "saved_model_path", "train_head", "RunLog", "fresh_dataset", "random_states",
-    "set_random_states",
+    "save_model", "saved_model_path", "train_head", "RunLog", "fresh_dataset",
+    "random_states", "set_random_states",
 ]

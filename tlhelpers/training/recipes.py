@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .. import config
+from .. import atomic, config
 from ..data.pipeline import batch_size_for_replicas
 from ..models import check_n_unfrozen, require_fresh_compile, set_trainable
 from .callbacks import BestWeights, LivePlot, RunLogger
@@ -249,6 +249,17 @@ def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
 def saved_model_path(name: str) -> Path:
     """Where a notebook keeps a trained model for later notebooks (`TLH_HOME/models`)."""
     return config.cache_dir("models") / f"{name}.keras"
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """`model.save(path)` through a temporary file: a kill keeps the old file.
+
+    Taught in `03_fine_tuning.ipynb`; used by `05_visualizing_features.ipynb`.
+    """
+    path = Path(path)
+    with atomic.replacing(path, suffix=path.suffix) as tmp:
+        model.save(tmp)
+    return path
 
 
 def load_saved_model(path: str | Path, n_classes: int | None = None) -> keras.Model:
