@@ -14,10 +14,9 @@ import datetime as _dt
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from .. import config
+from .. import atomic, config
 
 COLUMNS = ["run", "strategy", "backbone", "weights", "n_unfrozen", "lr", "epochs",
            "epochs_done", "best_val_accuracy", "seconds", "status", "started"]
@@ -47,6 +46,28 @@ def _locked(path: Path):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _shape_problem(rows) -> str | None:
+    """What keeps `rows` (read from a log file) from being a run log, or None."""
+    if not isinstance(rows, list):
+        return f"a JSON {type(rows).__name__}, not a list of runs"
+    for row in rows:
+        if not isinstance(row, dict):
+            return f"a list holding {type(row).__name__}, not runs"
+        run = row.get("run")
+        if isinstance(run, bool) or not isinstance(run, int):
+            return f"run number {run!r} is not an integer"
+    return None
+
+
+def _free_name(path: Path) -> Path:
+    """NAME.broken.json, else NAME.2.broken.json, ...: one no file has yet."""
+    candidate, n = path.with_suffix(".broken.json"), 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_suffix(f".{n}.broken.json")
+    return candidate
+
+
 class RunLog:
     """A persistent table of runs; shows as HTML in a notebook."""
 
@@ -59,29 +80,28 @@ class RunLog:
         if not self.path.exists():
             return []
         try:
-            rows = json.loads(self.path.read_text())
-            return rows if isinstance(rows, list) else []
-        except (OSError, json.JSONDecodeError) as err:
-            # A broken file is kept aside, not silently overwritten.
-            backup = self.path.with_suffix(".broken.json")
-            os.replace(self.path, backup)
-            import warnings
-            warnings.warn(f"run log {self.path} was unreadable ({err}); moved to "
-                          f"{backup.name} and started a new one")
-            return []
+            rows = json.loads(self.path.read_bytes().decode("utf-8"))
+            problem = _shape_problem(rows)
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
+        except (OSError, ValueError) as err:  # ValueError: not JSON
+            problem = str(err)
+        if problem is None:
+            return rows
+        # Anything else is kept aside under a name of its own (a second
+        # broken file must not replace the first one's copy), never overwritten.
+        backup = _free_name(self.path)
+        os.replace(self.path, backup)
+        import warnings
+        warnings.warn(f"run log {self.path} was unreadable ({problem}); moved to "
+                      f"{backup.name} and started a new one", stacklevel=3)
+        return []
 
     def save(self) -> None:
         """Write all rows through a temporary file and a rename (call under the lock)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp",
-                                       dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w") as out:
-                json.dump(self.rows, out, indent=1, default=str)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic.replacing(self.path) as tmp:
+            tmp.write_text(json.dumps(self.rows, indent=1, default=str),
+                           encoding="utf-8")
 
     def add(self, **fields) -> int:
         """Append a run and save; returns its run number (unique across kernels)."""
