@@ -87,9 +87,15 @@ PROFILES = {
 }
 
 
+# With nothing set, the course runs on what ships: the photos in data/ and the
+# offline ImageNet weights, no network. `full` downloads the whole dataset.
+DEFAULT_PROFILE = "quick"
+
+
 def profile_name() -> str:
-    """The profile chosen by `TLH_PROFILE` (default `full`)."""
-    name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
+    """The profile chosen by `TLH_PROFILE` (default `quick`, the one that ships)."""
+    name = (os.environ.get(PROFILE_ENV, DEFAULT_PROFILE).strip().lower()
+            or DEFAULT_PROFILE)
     if name not in PROFILES:
         raise ValueError(
             f"{PROFILE_ENV}={name!r} is not a profile; valid profiles: "
@@ -110,9 +116,19 @@ def get_profile(name: str | None = None) -> Profile:
 
 
 def home() -> Path:
-    """Where downloads, caches and run logs go (`TLH_HOME`, default data/cache)."""
+    """Where downloads, caches and run logs go (`TLH_HOME`, default data/cache).
+
+    In a checkout the default is its data/cache; an installed package (a wheel)
+    has no checkout around it, so it uses the user's cache folder instead of
+    writing into site-packages.
+    """
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data" / "cache"
+    if env:
+        return Path(env).expanduser().resolve()
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data" / "cache"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser().resolve() / "tlhelpers"
 
 
 def cache_dir(kind: str) -> Path:

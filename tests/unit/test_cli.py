@@ -156,6 +156,25 @@ def test_prefetch_then_doctor_and_load_base_offline_from_that_folder(
     assert abs(float(kernel[0, 0, 0, 0]) - 0.42947057) < 1e-6
 
 
+@pytest.mark.parametrize("value, says", [
+    (None, "quick (the default: photos that ship with the course; "
+           "TLH_PROFILE=full for the whole dataset)"),
+    ("full", "full (from TLH_PROFILE; unset it for the default, quick)"),
+])
+def test_doctor_names_the_profile_and_how_to_switch(offline, capsys, monkeypatch,
+                                                    value, says):
+    from tlhelpers.cli import main
+
+    if value is None:
+        monkeypatch.delenv("TLH_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("TLH_PROFILE", value)
+    main(["doctor", "--timeout", "1"])
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if "] profile" in line)
+    assert line.endswith(says), line
+
+
 def test_doctor_fails_on_a_broken_dataset_setting():
     done = tlh("doctor", "--timeout", "1", env={"TLH_DATASET": "/no/such/folder"})
     assert done.returncode == 1

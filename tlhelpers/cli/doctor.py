@@ -94,7 +94,8 @@ def check_resources() -> list[Finding]:
         status = OK if mem_gb >= 4 else WARN
         found.append(Finding(status, "memory", f"{mem_gb:.1f} GB available",
                              "" if status == OK else
-                             "close other programs or use TLH_PROFILE=quick"))
+                             "close other programs, or unset TLH_PROFILE (the default "
+                             "profile is the smallest)"))
     except ImportError:
         found.append(Finding(WARN, "memory", "unknown (psutil missing)",
                              "pip install psutil"))
@@ -173,9 +174,14 @@ def check_weights(timeout: float) -> Finding:
 def check_profile() -> Finding:
     from .. import config
     try:
-        return Finding(OK, "profile", config.get_profile().name)
+        name = config.get_profile().name
     except ValueError as err:
         return Finding(FAIL, "profile", str(err), "set TLH_PROFILE=quick or full")
+    if name == config.DEFAULT_PROFILE:
+        return Finding(OK, "profile", f"{name} (the default: photos that ship "
+                       "with the course; TLH_PROFILE=full for the whole dataset)")
+    return Finding(OK, "profile", f"{name} (from TLH_PROFILE; unset it for the "
+                   f"default, {config.DEFAULT_PROFILE})")
 
 
 def diagnose(timeout: float = 3.0) -> list[Finding]:
