@@ -123,6 +123,22 @@ def test_peak_memory_sees_a_large_array():
     del block
 
 
+def test_peak_memory_sees_a_rise_that_freed_memory_hides():
+    import time
+
+    # Memory freed inside the block leaves the high-water mark where it was:
+    # the rise after it shows only against the lowest size seen before it.
+    held = np.ones(100 * 2**20 // 8)
+    held.sum()
+    with bench.PeakMemory() as memory:
+        del held
+        time.sleep(0.2)  # the sampler sees the lower resident size
+        block = np.ones(50 * 2**20 // 8)
+        block.sum()
+    assert memory.peak_mb >= 45, memory.peak_mb
+    del block
+
+
 def test_synthetic_folder_has_the_requested_layout(tmp_path):
     root = bench.synthetic_folder(tmp_path / "gen", classes=2, train=3, val=1)
     assert sorted(p.name for p in (root / "train").iterdir()) == ["class_0",
