@@ -20,14 +20,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from . import config
+from . import atomic, config
 
 FORMAT_VERSION = 2  # 2: change times in the fingerprint
 
@@ -81,10 +80,13 @@ def files_fingerprint(items) -> str:
     """A sha256 over (path, size, mtime, ctime, label) of every image, in order."""
     # `cp -p`, `rsync -a` and `tar` keep size and mtime; the change time
     # (ctime) is set by the system whenever a file is written or replaced.
+    # A name that is not UTF-8 (`caf\xe9.jpg`) has no `.encode()`: the bytes
+    # on disk are hashed, the same bytes as before for every UTF-8 name.
     digest = hashlib.sha256()
     for path, label in items:
         stat = os.stat(path)
-        digest.update(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+        digest.update(os.fsencode(Path(path).resolve()))
+        digest.update(f"|{stat.st_size}|{stat.st_mtime_ns}|"
                       f"{stat.st_ctime_ns}|{int(label)}\n".encode())
     return digest.hexdigest()
 
@@ -92,7 +94,7 @@ def files_fingerprint(items) -> str:
 def item_ids(items) -> np.ndarray:
     """A 64-bit hash of each image's resolved path: which images a file covers."""
     return np.array([int.from_bytes(hashlib.blake2b(
-        str(Path(path).resolve()).encode(), digest_size=8).digest(), "little")
+        os.fsencode(Path(path).resolve()), digest_size=8).digest(), "little")
         for path, _ in items], dtype=np.uint64)
 
 
@@ -265,16 +267,8 @@ def store(path: Path, features: np.ndarray, labels: np.ndarray, items,
 
 def save_npz_atomic(path: Path, **arrays) -> None:
     """Write arrays to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
-                                   dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic.replacing(path) as tmp, open(tmp, "wb") as out:
+        np.savez(out, **arrays)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:

@@ -28,6 +28,33 @@ class UsageError(Exception):
     """A bad option value: printed with the option's name, exit code 2."""
 
 
+def shown(text) -> str:
+    """Text for a terminal: file names that are not UTF-8 and escape codes made harmless."""
+    from ..data.scan import _shown
+
+    return _shown(text)
+
+
+def json_text(value) -> str:
+    """One line of JSON that is valid UTF-8, whatever the file names on disk hold.
+
+    A name that is not UTF-8 (`caf\xe9.jpg`) reaches Python as a lone
+    surrogate, which no UTF-8 writer accepts: it is written as U+FFFD.
+    """
+    import json
+
+    def valid(item):
+        if isinstance(item, str):
+            return item.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if isinstance(item, dict):
+            return {valid(k): valid(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [valid(v) for v in item]
+        return item
+
+    return json.dumps(valid(value), ensure_ascii=False)
+
+
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up logs would bury the command's own output.
 

@@ -6,11 +6,10 @@ good image), 1 when it cannot, 2 for usage errors.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from . import UsageError
+from . import UsageError, json_text
 
 
 def add_arguments(parser) -> None:
@@ -33,7 +32,7 @@ def execute(args) -> int:
         print(f"error: cannot read {folder}: {err}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(scan.to_json(), ensure_ascii=False))
+        print(json_text(scan.to_json()))
     else:
         print(scan.report())
     return 0 if scan.usable else 1

@@ -10,11 +10,10 @@ predicted); 2 for usage errors (a bad --top, missing paths: all are named).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from . import UsageError
+from . import UsageError, json_text, shown
 
 
 def add_arguments(parser) -> None:
@@ -56,7 +55,7 @@ def execute(args) -> int:
     try:
         model = predict.load_model(args.model)
     except predict.ModelFileError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {shown(err)}", file=sys.stderr)
         return 1
     try:
         names = predict.class_names_of(model)
@@ -70,13 +69,12 @@ def execute(args) -> int:
     for result, typed in zip(results, args.images):
         result.source = typed
     for bad in (r for r in results if not r.ok):
-        print(f"error: {bad.source}: {bad.error}", file=sys.stderr)
+        print(f"error: {shown(bad.source)}: {bad.error}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"model": args.model, "classes": names,
-                          "predictions": [r.to_json() for r in results]},
-                         ensure_ascii=False))
+        print(json_text({"model": args.model, "classes": names,
+                         "predictions": [r.to_json() for r in results]}))
     else:
         for result in results:
-            if result.ok:
-                print(result)
+            if result.ok:  # class names come from the file: escape codes too
+                print(shown(result))
     return 0 if all(r.ok for r in results) else 1

@@ -121,8 +121,15 @@ class FolderScan:
 
 
 def _shown(name) -> str:
-    """A file name that prints anywhere, even when it is not valid UTF-8 on disk."""
-    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A name that prints anywhere: not-UTF-8 bytes as U+FFFD, control characters escaped.
+
+    A folder named with a terminal escape sequence must not recolour or
+    rewrite the learner's terminal: it prints as `\x1b[2J`.
+    """
+    text = str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _looks_like_text(head: bytes) -> bool:
