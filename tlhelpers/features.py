@@ -16,6 +16,7 @@ least one image path in common (block3_pool at 150 px is about 1 GB).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -171,17 +172,31 @@ def check_view(view) -> str | None:
     return view
 
 
+# oneDNN's instruction-set caps below AVX512_CORE_BF16: under one of them the
+# CPU's bfloat16 instructions go unused, whatever /proc/cpuinfo lists.
+ISA_CAPS_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
+                         "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
+class PrecisionUnsupportedError(RuntimeError):
+    """This CPU cannot run the frozen base in bfloat16; the message says what to use."""
+
+
 def native_bfloat16() -> bool:
     """True on a CPU-only machine whose CPU computes bfloat16 natively.
 
     Checked here (AVX512_BF16): VGG16's forward pass runs about 2x faster
     under bfloat16, with activations within about 1% of float32's. CPUs
     without the instructions emulate it slowly, and GPUs have their own
-    mixed precision (`distribute`), so both keep float32.
+    mixed precision (`distribute`), so both keep float32. `ONEDNN_MAX_CPU_ISA`
+    capped below bfloat16 counts as a CPU without it.
     """
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
+        return False
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap in ISA_CAPS_WITHOUT_BF16:
         return False
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -199,6 +214,29 @@ def pass_precision(precision: str = "float32") -> str:
         raise ValueError(f"precision={precision!r} is not valid; expected "
                          "'float32', 'bfloat16' or 'auto'")
     return precision
+
+
+@contextlib.contextmanager
+def bfloat16_errors_explained():
+    """Turns oneDNN's failure to build a bfloat16 convolution into one clear error.
+
+    With oneDNN's rewrites on and its instruction set capped below bfloat16,
+    a bfloat16 pass fails deep in TensorFlow ("could not create a primitive
+    descriptor"); the fix is a float32 pass. Used by `extract` and
+    `viz.pooled_features` (notebooks 02-05) and `run --precision`.
+    """
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as err:
+        if "primitive descriptor" not in str(err):
+            raise
+        raise PrecisionUnsupportedError(
+            "this CPU cannot run the frozen base in bfloat16 (oneDNN found no "
+            "bfloat16 convolution for it): use precision='float32' (`run "
+            "--precision float32`), or 'auto', which picks float32 here"
+        ) from None
 
 
 def bfloat16_copy(base):
@@ -258,10 +296,28 @@ def remove_replaced(path: Path, group: str, ids: np.ndarray) -> list[Path]:
 
 def store(path: Path, features: np.ndarray, labels: np.ndarray, items,
           group: str) -> None:
-    """Write a feature file, then remove the files it replaces (`remove_replaced`)."""
+    """Write a feature file, then remove the files it replaces (`remove_replaced`).
+
+    A folder standing where the file goes is left alone (a warning says so);
+    a full or read-only `TLH_HOME` raises an OSError naming it and the fix.
+    """
+    import warnings
+
+    if path.is_dir():
+        warnings.warn(f"{path} is a folder where a feature file goes: the "
+                      "features are used but not stored; move the folder away "
+                      "to store them", stacklevel=2)
+        return
     ids = item_ids(items)
-    save_npz_atomic(path, features=features, labels=labels,
-                    group=np.array(group), item_ids=ids)
+    try:
+        save_npz_atomic(path, features=features, labels=labels,
+                        group=np.array(group), item_ids=ids)
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise OSError(f"cannot store features in {path.parent} ({reason}). Free "
+                      f"space there, or set {config.HOME_ENV} to a writable folder "
+                      f"with free space, e.g. {config.HOME_ENV}=~/tlh-cache"
+                      ) from None
     remove_replaced(path, group, ids)
 
 
@@ -273,6 +329,8 @@ def save_npz_atomic(path: Path, **arrays) -> None:
 
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:
     """Arrays from a stored file, or None when it is unreadable (it is then removed)."""
+    if path.is_dir():  # not a file of ours: never removed
+        return None
     try:
         with np.load(path, allow_pickle=False) as stored:
             return {name: stored[name] for name in stored.files}
@@ -370,29 +428,62 @@ def compute_layers(base, items, image_size: int, batch_size: int, layers,
         bar = tqdm(total=len(items), unit="img", desc="extracting features",
                    leave=False)
     start = 0
-    for images, _ in ds:
-        batch = forward(images)
-        n = int(batch[0].shape[0])
-        for layer, values in zip(layers, batch):
-            out[layer][start:start + n] = np.asarray(values)
-        start += n
-        if bar is not None:
-            bar.update(n)
+    with bfloat16_errors_explained():
+        for images, _ in ds:
+            batch = forward(images)
+            n = int(batch[0].shape[0])
+            for layer, values in zip(layers, batch):
+                out[layer][start:start + n] = np.asarray(values)
+            start += n
+            if bar is not None:
+                bar.update(n)
     if bar is not None:
         bar.close()
     return out
 
 
-def stored_features(path: Path, labels: np.ndarray) -> np.ndarray | None:
-    """A stored file's features when it exists and matches `labels`, else None."""
-    if not path.exists():
+def _mismatch(stored: dict, labels: np.ndarray, shape) -> str | None:
+    """Why a stored file's arrays are not the features its key promises, or None."""
+    values, stored_labels = stored.get("features"), stored.get("labels")
+    if values is None or stored_labels is None:
+        return "it holds no features or labels"
+    if len(values) != len(labels) or not np.array_equal(stored_labels, labels):
+        return "its labels are not those of these images"
+    if values.dtype != np.float32:
+        return f"its features are {values.dtype}, not float32"
+    if shape is not None and (values.ndim != len(shape) + 1 or any(
+            want is not None and got != want
+            for got, want in zip(values.shape[1:], shape))):
+        return (f"its features have shape {values.shape[1:]}, the layer gives "
+                f"{tuple(shape)}")
+    if not np.isfinite(values).all():
+        return "its features hold NaN or infinite values"
+    return None
+
+
+def stored_features(path: Path, labels: np.ndarray, shape=None) -> np.ndarray | None:
+    """A stored file's features when it matches `labels` (and `shape`), else None.
+
+    `shape`: of one image's features, as the layer gives it (None: not checked).
+    A file that does not match is ignored with a warning and computed again.
+    """
+    if not path.exists() or path.is_dir():  # a folder: `extract` says so
         return None
     stored = load_npz(path)
-    if stored is not None and "features" in stored and "labels" in stored \
-            and len(stored["features"]) == len(labels) \
-            and np.array_equal(stored["labels"], labels):
+    if stored is None:
+        return None
+    problem = _mismatch(stored, labels, shape)
+    if problem is None:
         return stored["features"]
+    import warnings
+    warnings.warn(f"ignoring feature file {path.name}: {problem}; computing "
+                  "them again", stacklevel=2)
     return None
+
+
+def _layer_shape(base, layer: str | None) -> tuple:
+    output = base.output if layer is None else base.get_layer(layer).output
+    return tuple(None if d is None else int(d) for d in output.shape[1:])
 
 
 def extract(base, items, image_size: int | None = None,
@@ -428,8 +519,8 @@ def extract(base, items, image_size: int | None = None,
         parts = _group_parts(base, image_size, name, view, precision)
         key = _digest({**parts, "files": fingerprint})
         wanted[name] = (_digest(parts), key, config.cache_dir("features") / f"{key}.npz")
-    found = {name: stored_features(path, labels) if cache else None
-             for name, (_, _, path) in wanted.items()}
+    found = {name: stored_features(path, labels, _layer_shape(base, name))
+             if cache else None for name, (_, _, path) in wanted.items()}
     missing = [name for name, value in found.items() if value is None]
     if missing:
         found.update(compute_layers(base, items, image_size, batch_size, missing,

@@ -148,3 +148,22 @@ def test_an_interrupt_in_the_first_epoch_is_reported(strategy, folder, capsys,
     assert summary_of(out)["val_accuracy"] is None
     assert summary_of(out)["epochs"] == 0
     assert len(calls) == 1  # fine-tuning does not start after an interrupted head
+
+
+def test_run_with_a_precision_the_cpu_cannot_run_exits_2_with_the_fix(
+        folder, capsys, monkeypatch):
+    from tlhelpers import features
+
+    def pass_that_cannot_run(*args, **kwargs):
+        with features.bfloat16_errors_explained():
+            import tensorflow as tf
+            raise tf.errors.AbortedError(None, None, "could not create a primitive "
+                                         "descriptor for the convolution")
+
+    monkeypatch.setattr(features, "extract", pass_that_cannot_run)
+    status = main(["run", "feature-extraction", "--data", str(folder), *FAST,
+                   "--weights", "random", "--precision", "bfloat16"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "error: --precision bfloat16: this CPU cannot run" in err
+    assert "--precision float32" in err and "Traceback" not in err

@@ -371,3 +371,67 @@ def test_stack_puts_the_views_of_the_photos_one_after_another(base, items, calls
         features.stack(photos, deeper)
     with pytest.raises(ValueError, match="at least one"):
         features.stack()
+
+
+# --- bfloat16 where the CPU cannot run it ------------------------------------------
+
+@pytest.mark.parametrize("cap, native", [("", True), ("AVX512_CORE_BF16", True),
+                                         ("avx2", False), ("AVX512_CORE", False)])
+def test_native_bfloat16_follows_onednns_instruction_cap(monkeypatch, cap, native):
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "read_text",
+                        lambda self, *a, **k: "flags : avx2 avx512f avx512_bf16")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    assert features.native_bfloat16() is native
+    assert features.pass_precision("auto") == ("bfloat16" if native else "float32")
+
+
+def test_a_bfloat16_failure_becomes_one_clear_error():
+    import tensorflow as tf
+
+    failure = tf.errors.AbortedError(
+        None, None, "could not create a primitive descriptor for the convolution "
+                    "forward propagation primitive")
+    with pytest.raises(features.PrecisionUnsupportedError, match="float32"):
+        with features.bfloat16_errors_explained():
+            raise failure
+    other = tf.errors.AbortedError(None, None, "something else")
+    with pytest.raises(tf.errors.AbortedError):
+        with features.bfloat16_errors_explained():
+            raise other
+
+
+def test_a_bfloat16_pass_under_capped_onednn_ends_in_the_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    # oneDNN's rewrites on and its instruction set capped at AVX2: a bfloat16
+    # convolution has no primitive there. The pass must say what to do, not
+    # end in TensorFlow's traceback.
+    script = (
+        "import keras, numpy as np\n"
+        "from tlhelpers import features\n"
+        "import imagefactory\n"
+        f"root = imagefactory.make_folder(r'{tmp_path / 'd'}', ('a', 'b'), "
+        "per_class=2, layout='flat')\n"
+        "items = [(str(p), i) for i, c in enumerate(('a', 'b'))"
+        " for p in sorted((root / c).iterdir())]\n"
+        "base = keras.applications.VGG16(include_top=False, weights=None,"
+        " input_shape=(32, 32, 3))\n"
+        "try:\n"
+        "    features.extract(base, items, 32, 2, cache=False, progress=False,"
+        " precision='bfloat16')\n"
+        "    print('ran')\n"
+        "except features.PrecisionUnsupportedError as err:\n"
+        "    print('clear:', err)\n")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2",
+           "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Where the CPU has no bfloat16 convolution under the cap, the message
+    # names the fix; where oneDNN still finds one, the pass simply runs.
+    assert done.stdout.startswith(("clear: this CPU cannot run", "ran")), done.stdout
+    assert "Traceback" not in done.stderr

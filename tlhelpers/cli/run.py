@@ -76,7 +76,11 @@ def validate(args) -> dict:
         except ValueError as err:
             raise UsageError(f"--profile: {err}") from None
         os.environ[config.PROFILE_ENV] = args.profile.strip().lower()
-    profile = config.get_profile()
+    try:
+        profile = config.get_profile()
+    except ValueError as err:  # TLH_PROFILE names no profile
+        raise UsageError(f"{err}; set {config.PROFILE_ENV}=quick or full, or pass "
+                         "--profile") from None
     if args.backbone not in models.BACKBONES:
         raise UsageError(f"--backbone={args.backbone!r} is not valid; valid: "
                          f"{', '.join(models.BACKBONES)}")
@@ -144,20 +148,16 @@ def execute(args) -> int:
         except WeightsUnavailableError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        except ValueError as err:  # a --weights file Keras cannot load
+            if weights in (None, "imagenet"):
+                raise
+            raise UsageError(f"--weights: {err}") from None
         weights_used = base_model.tlh_weights
-        if args.strategy == "feature-extraction":
-            result, epochs_run = _feature_extraction(
-                base_model, splits, n_classes, epochs or profile.head_epochs,
-                opts["flip"], opts["precision"])
-        else:
-            try:
-                models.check_n_unfrozen(base_model, opts["unfreeze"])
-            except ValueError as err:
-                raise UsageError(f"--unfreeze: {err}") from None
-            result, epochs_run = _fine_tuning(
-                base_model, splits, n_classes, epochs or profile.head_epochs,
-                epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
-                opts["flip"], opts["precision"])
+        try:
+            result, epochs_run = _transfer(args, opts, base_model, splits,
+                                           n_classes, epochs, profile)
+        except features.PrecisionUnsupportedError as err:
+            raise UsageError(f"--precision {opts['precision']}: {err}") from None
     seconds = time.perf_counter() - started
     summary = {
         "strategy": args.strategy, "backbone": args.backbone if
@@ -183,6 +183,26 @@ def execute(args) -> int:
     if args.json:
         print(json.dumps(summary))
     return 130 if result.interrupted else 0
+
+
+def _transfer(args, opts, base_model, splits, n_classes, epochs, profile):
+    """Feature extraction or fine-tuning on `base_model`: (result, epochs run)."""
+    from .. import models
+
+    if args.strategy == "feature-extraction":
+        result, epochs_run = _feature_extraction(
+            base_model, splits, n_classes, epochs or profile.head_epochs,
+            opts["flip"], opts["precision"])
+    else:
+        try:
+            models.check_n_unfrozen(base_model, opts["unfreeze"])
+        except ValueError as err:
+            raise UsageError(f"--unfreeze: {err}") from None
+        result, epochs_run = _fine_tuning(
+            base_model, splits, n_classes, epochs or profile.head_epochs,
+            epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
+            opts["flip"], opts["precision"])
+    return result, epochs_run
 
 
 def _peak_memory_mb() -> float | None:

@@ -86,11 +86,13 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
         if progress:
             from tqdm.auto import tqdm
             ds = tqdm(ds, desc="pooled features", unit="batch", leave=False)
-        for images, _ in ds:
-            outputs = extractor(images, training=False)
-            outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-            for part, out in zip(parts, outputs):
-                part.append(np.asarray(keras.ops.cast(out, "float32")))
+        with features_mod.bfloat16_errors_explained():
+            for images, _ in ds:
+                outputs = extractor(images, training=False)
+                outputs = (outputs if isinstance(outputs, (list, tuple))
+                           else [outputs])
+                for part, out in zip(parts, outputs):
+                    part.append(np.asarray(keras.ops.cast(out, "float32")))
         pooled.update({n: np.concatenate(p) for n, p in zip(rest, parts)})
     pooled = {name: pooled[name] for name in names}  # bottom to top, as asked
     if cache:
@@ -119,7 +121,8 @@ def _pooled_from_stored(model, items, size: int, names: list[str],
         key = features_mod.cache_key(base, items, size, layer,
                                      precision=precision)
         stored = features_mod.stored_features(
-            config.cache_dir("features") / f"{key}.npz", labels)
+            config.cache_dir("features") / f"{key}.npz", labels,
+            tuple(output.shape[1:]))
         if stored is not None:
             found[name] = stored.mean(axis=(1, 2), dtype=np.float32)
     return found
