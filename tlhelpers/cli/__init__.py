@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        # A read-only or full TLH_HOME, a folder that cannot be read: the
+        # message names the folder and the fix; a traceback would bury it.
+        print(f"error: {shown(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

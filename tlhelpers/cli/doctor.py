@@ -77,10 +77,28 @@ def check_device() -> Finding:
                        "reinstall with `make lab`")
 
 
+def check_home() -> Finding:
+    """Whether caches can be written under TLH_HOME, checked without writing."""
+    import os
+
+    from .. import config
+
+    home = config.home()
+    fix = (f"set {config.HOME_ENV} to a writable folder, e.g. "
+           f"{config.HOME_ENV}=~/tlh-cache")
+    existing = next(p for p in (home, *home.parents) if p.exists())
+    if not existing.is_dir():
+        return Finding(FAIL, "TLH_HOME", f"{existing} is a file, not a folder", fix)
+    # access() also reports a read-only mount, for root too.
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return Finding(FAIL, "TLH_HOME", f"{existing} cannot be written", fix)
+    return Finding(OK, "TLH_HOME", str(home))
+
+
 def check_resources() -> list[Finding]:
     from .. import config
 
-    found = []
+    found = [check_home()]
     home = config.home()
     probe = home if home.exists() else next(p for p in home.parents if p.exists())
     free_gb = shutil.disk_usage(probe).free / 1e9
