@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
 
-.PHONY: bootstrap system-deps lab test test-unit test-notebooks course bench clean-notebooks
+.PHONY: bootstrap system-deps lab lint test test-all test-unit test-notebooks course bench clean-notebooks
 
 # The stamp's name carries pyproject's hash: any change there reinstalls.
 $(STAMP): pyproject.toml
@@ -32,15 +32,32 @@ IP ?=
 lab: bootstrap
 	$(PY) -m tlhelpers lab $(if $(PORT),--port $(PORT)) $(if $(IP),--ip $(IP))
 
-# Unit, reliability, notebook (nbval) and browser tests, under the quick profile.
-test: bootstrap
-	TLH_PROFILE=quick $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+# The tests' own TLH_HOME (stored features, saved models, run logs), apart from
+# the course's data/cache; CI sets TLH_HOME itself.
+TEST_HOME ?= $(CURDIR)/build/test-home
+PYTEST := TLH_PROFILE=quick TLH_HOME=$${TLH_HOME:-$(TEST_HOME)} $(PY) -m pytest
+# Notebooks first: nbval runs each once and leaves its stored features and
+# saved models in TLH_HOME, where the tests after it find them (tests/coursehome.py).
+COURSE_TESTS := notebooks tests --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lint: bootstrap
+	$(VENV)/bin/ruff check tlhelpers tests notebooks
+
+# What CI runs: lint, then every notebook once (nbval), unit, reliability,
+# packaging and browser tests, and the training notebooks under two replicas.
+test: lint
+	$(PYTEST) $(COURSE_TESTS) -m "not exhaustive"
+
+# The slower matrix besides: every notebook under two replicas and on a flat
+# folder, and a full-profile run on the whole dataset.
+test-all: lint
+	$(PYTEST) $(COURSE_TESTS)
 
 test-unit: bootstrap
-	TLH_PROFILE=quick $(PY) -m pytest tests/unit tests/reliability -q
+	$(PYTEST) tests/unit tests/reliability -q
 
 test-notebooks: bootstrap
-	TLH_PROFILE=quick $(PY) -m pytest notebooks --nbval-lax --nbval-current-env -q
+	$(PYTEST) notebooks --nbval-lax --nbval-current-env -q
 
 # Every notebook headless; executed copies and HTML in build/course/.
 course: bootstrap

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from coursehome import seed_home
 
 from .jupyter_harness import (
     browser_missing_reason,
@@ -47,7 +48,12 @@ def chromium(browser_available):
 
 @pytest.fixture
 def lab_server(browser_available, tmp_path):
-    """A fresh JupyterLab on a random port and token; stopped even on failure."""
+    """A fresh JupyterLab on a random port and token; stopped even on failure.
+
+    Its kernels' TLH_HOME starts with the session's stored features and
+    weights (`coursehome`): the cells before a panel load them, not recompute.
+    """
+    seed_home(tmp_path / "lab" / "tlh_home")
     server = start_lab(tmp_path / "lab")
     yield server
     stop_lab(server)

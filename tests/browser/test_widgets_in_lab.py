@@ -7,8 +7,7 @@ Screenshots land in build/screenshots/.
 from __future__ import annotations
 
 import pytest
-
-from tlhelpers import config
+from coursehome import saved_models_03
 
 from .jupyter_harness import REPO_ROOT, exercise_panel
 
@@ -46,27 +45,20 @@ def test_fine_tuning_panel_in_lab(lab_server, lab_page):
 
 USE_MODEL = "notebooks/06_use_your_model.ipynb"
 PHOTO_PANEL = ".tlh-predict-panel"
-# Notebook 03's models where a run of it left them: TLH_HOME is read here, at
-# import, before conftest points it at a fresh folder for each test.
-SAVED_03 = [config.home() / "models" / f"03_{name}.keras"
-            for name in ("head_trained", "fine_tuned")]
 
 
-@pytest.mark.skipif(
-    not all(p.exists() for p in SAVED_03),
-    reason="notebook 03's saved models are missing: run it once under the quick "
-           "profile (python -m tlhelpers course --only 03)",
-)
-def test_photo_upload_in_lab(lab_server, lab_page):
+def test_photo_upload_in_lab(lab_server, lab_page, tmp_path_factory):
     """Notebook 06's panel: upload a photo in the browser, see its chart and heatmap."""
     import shutil
 
     from .jupyter_harness import (SCREENSHOTS, find_panel_cell, run_through,
                                   shoot_panel, stored_outputs, wait_kernel_idle)
 
+    # Notebook 03's models: the session's nbval run saved them, or 03 runs now.
+    saved = saved_models_03(tmp_path_factory.mktemp("notebook_03"))
     models = lab_server.workdir / "tlh_home" / "models"
     models.mkdir(parents=True, exist_ok=True)
-    for path in SAVED_03:
+    for path in saved:
         shutil.copy(path, models / path.name)
     photo = sorted((REPO_ROOT / "data" / "flowers-small" / "val").glob("*/*.jpg"))[0]
     outputs_on_disk = stored_outputs(lab_server.root / USE_MODEL)

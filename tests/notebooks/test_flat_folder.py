@@ -4,7 +4,8 @@ The default `flowers` download and most learners' own photos are flat
 (`DIR/<class>/*.jpg`); the shipped subset is split (`train/`, `val/`).
 Here the same photos are laid out flat and train-only (links, not copies), and
 the CLI's scan and notebooks 00 (the data) and 01 (trains a small CNN) run on
-them headless, as `make course` runs them. The dataset is `TLH_DATASET` when
+them headless, as `make course` runs them; `make test-all` runs the rest of
+the course on the flat folder too. The dataset is `TLH_DATASET` when
 that is a folder, else the subset shipped in `data/flowers-small`.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from coursehome import seed_home
 
 from tlhelpers import config
 from tlhelpers.cli import main as cli_main
@@ -95,17 +97,32 @@ def printed(nb: nbformat.NotebookNode) -> str:
                      for out in cell.get("outputs", []))
 
 
+@pytest.fixture(scope="module")
+def flat_home(tmp_path_factory) -> Path:
+    """One TLH_HOME for the flat folder's notebooks in order (06 uses 03's models),
+    with the session's converted weights."""
+    return seed_home(tmp_path_factory.mktemp("flat_home"), kinds=("weights",))
+
+
+EVERY_NOTEBOOK = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook, layout", [
     ("00_setup_and_data.ipynb", "flat"),
     ("00_setup_and_data.ipynb", "train only"),
     ("01_train_from_scratch.ipynb", "flat"),
+    # The rest of the course on the flat folder: `make test-all`.
+    *[pytest.param(name, "flat", marks=pytest.mark.exhaustive)
+      for name in EVERY_NOTEBOOK[2:]],
 ])
 def test_notebook_runs_on_the_layout(layouts, notebook, layout, tmp_path,
-                                     monkeypatch):
+                                     monkeypatch, flat_home):
     folder = layouts[layout]
     if layout == "train only":
         folder = folder.parent
+    if layout == "flat":
+        monkeypatch.setenv("TLH_HOME", str(flat_home))
     monkeypatch.setenv("TLH_DATASET", str(folder))
     monkeypatch.setenv("TLH_PROFILE", "quick")
     seconds, status = run_notebook(NOTEBOOKS / notebook, tmp_path, timeout=1200)

@@ -7,6 +7,13 @@ machine gets, on the CPU this machine has; every assertion in the notebooks
 must still hold. Slower than the nbval run (the two replicas share the cores).
 oneDNN's graph rewrites are forced on, as recent CPUs have them by default:
 the course must turn them off for the replicas (README, "Scaling out").
+
+What replicas change is training (`fit` splits each batch between them):
+`make test` runs 02 (end-to-end training through the base, the head) and 03
+(fine-tuning, the range test, the panel), starting from the stored features of
+the session's own run (`coursehome`): the frozen base's pass
+(`features.extract`, a `tf.function` called outside `strategy.run`) is not
+split between replicas, so a stored one stands for it. The other notebooks run in `make test-all` (marker `exhaustive`).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from coursehome import seed_home
 
 from tlhelpers.cli.course import run_notebook
 
@@ -37,15 +46,23 @@ def test_every_notebook_is_here():
                                               "06"]
 
 
+# Where replicas change what runs: the notebooks that train a VGG16 base.
+TRAINING = ("02", "03")
+
+
 @pytest.fixture(scope="module")
 def course_home(tmp_path_factory):
     """One TLH_HOME for the notebooks in order, as `make course` has: 06 uses
-    the models 03 saved (05 would train its own)."""
-    return tmp_path_factory.mktemp("course_home")
+    the models 03 saved (05 would train its own). It starts with the stored
+    features and weights of the session's own run."""
+    return seed_home(tmp_path_factory.mktemp("course_home"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=() if path.name[:2] in TRAINING
+                 else pytest.mark.exhaustive)
+    for path in NOTEBOOKS], ids=lambda p: p.stem)
 def test_the_notebook_runs_under_two_replicas(path, tmp_path, monkeypatch,
                                               course_home):
     monkeypatch.setenv("TLH_HOME", str(course_home))
