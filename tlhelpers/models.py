@@ -192,6 +192,33 @@ def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagen
     return base
 
 
+# A `.keras` file stores its members uncompressed: what one unpacks to is
+# about its size. A zip bomb declares far more (1 GiB from 1.4 MB).
+UNPACK_RATIO = 10
+UNPACK_FLOOR = 64 * 2 ** 20
+
+
+def check_model_archive(path: str | Path) -> None:
+    """Refuse a `.keras` file whose members unpack to far more than it holds.
+
+    Used by `training.load_saved_model` and `predict.load_model` (taught in
+    `06_use_your_model.ipynb`) before Keras opens the file: Keras unpacks
+    the members into memory, so a zip bomb would exhaust the machine.
+    ValueError names both sizes.
+    """
+    import zipfile
+
+    path = Path(path)
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        declared = sum(info.file_size for info in archive.infolist())
+    if declared > max(UNPACK_FLOOR, UNPACK_RATIO * size):
+        raise ValueError(
+            f"{path.name} would unpack to {declared / 2 ** 20:,.0f} MiB from a "
+            f"{size / 2 ** 20:,.1f} MiB file: not a model Keras saved (a zip "
+            "bomb?); refused without opening it")
+
+
 # Layers that act differently in training mode and have no weights, so
 # `trainable = False` does not switch them off (BatchNormalization it does).
 _TRAINING_ONLY = (keras.layers.Dropout, keras.layers.SpatialDropout1D,

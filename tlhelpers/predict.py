@@ -358,6 +358,10 @@ def load_model(path) -> keras.Model:
         raise ModelFileError(f"{path.name} is not a Keras model file (expected a "
                              ".keras file, as model.save('name.keras') writes)")
     try:
+        _models.check_model_archive(path)
+    except (ValueError, zipfile.BadZipFile) as err:
+        raise ModelFileError(str(err)) from None
+    try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises several types for a bad archive
         text = str(err).strip().splitlines()[0] if str(err).strip() else \

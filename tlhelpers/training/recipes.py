@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import atomic, config
 from ..data.pipeline import batch_size_for_replicas
-from ..models import check_n_unfrozen, require_fresh_compile, set_trainable
+from ..models import (check_model_archive, check_n_unfrozen,
+                      require_fresh_compile, set_trainable)
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .runlog import RunLog
 
@@ -264,6 +265,8 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
 
 def load_saved_model(path: str | Path, n_classes: int | None = None) -> keras.Model:
     """Load a `.keras` model safely (no arbitrary code) and check its class count."""
+    if str(path).endswith(".keras") and Path(path).is_file():
+        check_model_archive(path)  # a zip bomb is refused before Keras unpacks it
     model = keras.saving.load_model(path, safe_mode=True)
     if n_classes is not None:
         found = int(model.output_shape[-1])
