@@ -160,8 +160,8 @@ def cache_dir(kind: str) -> Path:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and Keras once; taught in every notebook's Setup cell."""
-    import numpy as np
     import keras
+    import numpy as np
 
     random.seed(seed)
     np.random.seed(seed)

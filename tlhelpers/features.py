@@ -338,7 +338,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray] | None:
     # array header (ValueError, also for pickled objects) or in reading (EOF).
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
         import warnings
-        warnings.warn(f"ignoring unreadable feature file {path.name}: {err}")
+        warnings.warn(f"ignoring unreadable feature file {path.name}: {err}",
+                      stacklevel=2)
         path.unlink(missing_ok=True)
         return None
 

@@ -45,8 +45,8 @@ def setup(seed: int = 42, verbose: bool = True,
     precision are chosen here, before any model exists (README, "Scaling
     out"); `mixed_precision=False` keeps float32 on a GPU that could do more.
     """
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     if int(keras.__version__.split(".")[0]) < 3:
         raise RuntimeError(

@@ -51,8 +51,14 @@ def test_photo_upload_in_lab(lab_server, lab_page, tmp_path_factory):
     """Notebook 06's panel: upload a photo in the browser, see its chart and heatmap."""
     import shutil
 
-    from .jupyter_harness import (SCREENSHOTS, find_panel_cell, run_through,
-                                  shoot_panel, stored_outputs, wait_kernel_idle)
+    from .jupyter_harness import (
+        SCREENSHOTS,
+        find_panel_cell,
+        run_through,
+        shoot_panel,
+        stored_outputs,
+        wait_kernel_idle,
+    )
 
     # Notebook 03's models: the session's nbval run saved them, or 03 runs now.
     saved = saved_models_03(tmp_path_factory.mktemp("notebook_03"))

@@ -16,13 +16,12 @@ import threading
 import zipfile
 from pathlib import Path
 
+import imagefactory
 import pytest
 
-import imagefactory
 from tlhelpers.data import archive, registry
 from tlhelpers.data.archive import ArchiveError, DownloadError, download, extract
 from tlhelpers.data.registry import DatasetSpec, DatasetUnavailableError, get_dataset
-
 
 # --- hostile archives ---------------------------------------------------------------
 

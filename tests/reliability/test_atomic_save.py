@@ -14,8 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 import tinymodel
+
 from tlhelpers import atomic, models, predict, training
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

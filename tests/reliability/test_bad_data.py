@@ -10,9 +10,9 @@ import os
 import shutil
 import warnings
 
+import imagefactory
 import pytest
 
-import imagefactory
 from tlhelpers.data import load_splits, make_dataset, scan_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:class folder")

@@ -10,9 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
-
 import imagefactory
+import numpy as np
 
 # Each worker builds the same seeded VGG16 (same weights, same key) and waits
 # for the "go" file, so both compute and write at the same moment. It then

@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imagefactory
 import keras
 import pytest
-
-import imagefactory
 import tinymodel
+
 from tlhelpers import features, models, predict
 from tlhelpers.cli import main
 

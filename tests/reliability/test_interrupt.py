@@ -13,12 +13,10 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
-
 import tinymodel
-
-import keras
 
 from tlhelpers import training  # noqa: E402
 from tlhelpers.config import PROJECT_ROOT  # noqa: E402

@@ -38,7 +38,7 @@ def test_a_file_that_is_not_a_run_log_is_moved_aside(tmp_path, content):
 
 def test_a_second_broken_file_keeps_the_first_ones_copy(tmp_path):
     path = tmp_path / "runs.json"
-    for i, content in enumerate([b"null", b"\xff\xfe", b"{}"]):
+    for content in [b"null", b"\xff\xfe", b"{}"]:
         path.write_bytes(content)
         with pytest.warns(UserWarning, match="unreadable"):
             RunLog(path=path)

@@ -13,7 +13,8 @@ What replicas change is training (`fit` splits each batch between them):
 (fine-tuning, the range test, the panel), starting from the stored features of
 the session's own run (`coursehome`): the frozen base's pass
 (`features.extract`, a `tf.function` called outside `strategy.run`) is not
-split between replicas, so a stored one stands for it. The other notebooks run in `make test-all` (marker `exhaustive`).
+split between replicas, so a stored one stands for it. The other notebooks
+run in `make test-all` (marker `exhaustive`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from coursehome import seed_home
 
 from tlhelpers.cli.course import run_notebook

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import re
 
+import imagefactory
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers import bench
 
 REQUIRED = ("feature_cache_speedup", "prefix_cache_speedup", "head_retrain_seconds",

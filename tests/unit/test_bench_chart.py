@@ -78,7 +78,8 @@ def test_labels_of_crowded_points_do_not_cover_each_other():
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     labels = [t for t in ax.texts if t.get_text()]
-    assert sorted(t.get_text() for t in labels) == sorted(p.label for p in points if p.minutes != 11.5)
+    assert sorted(t.get_text() for t in labels) == sorted(
+        p.label for p in points if p.minutes != 11.5)
     from matplotlib.text import Text
 
     boxes = [Text.get_window_extent(t, renderer) for t in labels]  # without leader lines

@@ -5,10 +5,9 @@ A hint must never contain the answer itself.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 from tlhelpers import models  # noqa: E402
 from tlhelpers.checks import nb03  # noqa: E402

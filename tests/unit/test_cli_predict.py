@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 
+import imagefactory
 import keras
 import numpy as np
 import pytest
-
-import imagefactory
 import tinymodel
+
 from tlhelpers import config, models, predict
 from tlhelpers.cli import main
 

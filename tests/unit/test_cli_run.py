@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 
 import imagefactory
-import pytest
-
 import keras  # noqa: E402
+import pytest
 
 from tlhelpers.cli import main  # noqa: E402
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -140,13 +139,6 @@ def test_import_seeds_nothing():
     assert result.stdout.strip() == "unchanged"
 
 
-def draws():
-    import keras
-
-    return (random.random(), np.random.rand(3).tolist(),
-            keras.random.uniform((3,)).numpy().tolist())
-
-
 def test_setup_makes_draws_repeatable(offline, capsys):
     session.setup(seed=11)
     first = draws()
@@ -216,7 +208,7 @@ def test_setup_silences_keras_first_epoch_warning_on_datasets_of_unknown_length(
     assert not [w for w in caught if "ran out of data" in str(w.message)]
     # Other warnings still show.
     with warnings.catch_warnings(record=True) as caught:
-        warnings.warn("still shown")
+        warnings.warn("still shown", stacklevel=1)
     assert [str(w.message) for w in caught] == ["still shown"]
 
 

@@ -8,10 +8,9 @@ import subprocess
 import sys
 import textwrap
 
+import imagefactory
 import numpy as np
 import pytest
-
-import imagefactory
 
 from tlhelpers import distribute
 

@@ -7,10 +7,10 @@ import shutil
 import time
 import warnings
 
+import imagefactory
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers import features, models
 
 SIZE = 32

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tlhelpers.cli import UsageError
-from tlhelpers.cli import lab
+from tlhelpers.cli import UsageError, lab
 from tlhelpers.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ noise canvas: after the ReLU the response and its gradient are exactly 0.
 from __future__ import annotations
 
 import numpy as np
-
 import tinymodel
+
 from tlhelpers import viz
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+import imagefactory
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers.data import load_splits, make_dataset, scan_folder, split_files
 
 
@@ -190,6 +190,7 @@ def stages(ds):
 
 def test_the_cache_holds_uint8_and_the_output_is_float32(flat_folder):
     import tensorflow as tf
+
     from tlhelpers.data import load_rgb
 
     files = split_files(scan_folder(flat_folder))

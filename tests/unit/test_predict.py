@@ -7,13 +7,13 @@ import io
 import warnings
 import zipfile
 
+import imagefactory
 import keras
 import numpy as np
 import pytest
+import tinymodel
 from PIL import Image
 
-import imagefactory
-import tinymodel
 from tlhelpers import models, predict
 from tlhelpers.data import images as images_mod
 from tlhelpers.data import load_rgb, make_dataset

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import imagefactory
 import keras
 import numpy as np
 import pytest
-
-import imagefactory
 import tinymodel
+
 from tlhelpers import models
 from tlhelpers.checks import nb06
 from tlhelpers.viz import confused_pairs, find_mistakes, plot_top_losses

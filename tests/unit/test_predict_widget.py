@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import imagefactory
 import keras
 import pytest
-
-import imagefactory
 import tinymodel
+
 from tlhelpers import models
 from tlhelpers.widgets import predict as predict_widget
 from tlhelpers.widgets import predict_panel

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import imagefactory
 import keras
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers import models, prefix
 from tlhelpers.data.pipeline import make_dataset
 

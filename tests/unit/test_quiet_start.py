@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 
-
 SETUP_CELL = ("import tlhelpers as tlh\n"
               "import tensorflow as tf\n"
               "import keras\n"

@@ -89,7 +89,7 @@ def required_distributions() -> set[str]:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = project["dependencies"] + project["optional-dependencies"]["dev"]
-    return {re.split(r"[<>=!~\[; ]", spec, 1)[0].lower().replace("_", "-")
+    return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
             for spec in specs}
 
 

@@ -6,10 +6,10 @@ import json
 import shutil
 import warnings
 
+import imagefactory
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers.data import images, scan_folder
 from tlhelpers.data.scan import check_image
 

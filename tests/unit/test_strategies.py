@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import imagefactory
-import tinymodel
 import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tinymodel
 
 from tlhelpers import models, strategies
 from tlhelpers.data import scan_folder, split_files

@@ -10,10 +10,7 @@ import json
 
 import numpy as np
 import pytest
-
 import tinymodel
-
-import keras
 
 from tlhelpers import models, training  # noqa: E402
 from tlhelpers.models import RecompileNeededError  # noqa: E402

@@ -9,9 +9,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tinymodel
 from matplotlib.figure import Figure
 
-import tinymodel
 from tlhelpers import models, viz
 from tlhelpers.viz.images import RIGHT, WRONG
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlhelpers import config, models
-from tlhelpers import offline_weights
-from tlhelpers import weights
+from tlhelpers import config, models, offline_weights, weights
 from tlhelpers.data import registry
 
 SHAPE = (64, 64, 3)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import math
 import re
 
+import ipywidgets as widgets  # noqa: E402
+import keras  # noqa: E402
 import numpy as np
 import pytest
-
 import tinymodel
-
-import keras  # noqa: E402
-import ipywidgets as widgets  # noqa: E402
 
 from tlhelpers import training  # noqa: E402
 from tlhelpers.widgets import fine_tuning_panel, lr_finder_panel  # noqa: E402

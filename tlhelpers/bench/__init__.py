@@ -14,10 +14,27 @@ import sys
 from pathlib import Path
 
 from .. import config, tflogs
-from .machine import (MATMUL_SIZE, PeakMemory, conv_flops_per_image, host_kind,
-                      machine_info, matmul_gflops, numpy_matmul_gflops, peak_gflops)
-from .measure import (DEFAULT_COUNTS, GOALS, HEAD_EPOCHS, N_UNFROZEN, file_lists,
-                      measure, measure_prefix, resolve_data, synthetic_folder)
+from .machine import (
+    MATMUL_SIZE,
+    PeakMemory,
+    conv_flops_per_image,
+    host_kind,
+    machine_info,
+    matmul_gflops,
+    numpy_matmul_gflops,
+    peak_gflops,
+)
+from .measure import (
+    DEFAULT_COUNTS,
+    GOALS,
+    HEAD_EPOCHS,
+    N_UNFROZEN,
+    file_lists,
+    measure,
+    measure_prefix,
+    resolve_data,
+    synthetic_folder,
+)
 from .report import save, table
 
 # What tests, the README and `python -m tlhelpers bench` reach through the package.

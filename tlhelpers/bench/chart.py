@@ -109,7 +109,7 @@ def figure(points: list[Point], title: str):
 
 
 def spread_labels(fig, labels) -> list:
-    """Place each label beside its point where it covers no other label or point; return the ones moved.
+    """Place each label beside its point, covering no other label or point; return those moved.
 
     Tries the right of the point, then its left, then further below and
     above, highest point first; a label that fits nowhere keeps its first place.
@@ -126,7 +126,7 @@ def spread_labels(fig, labels) -> list:
         for x, side in ((6, "left"), (-6, "right"))]
     placed, moved = [], []
     for label in sorted(labels, key=lambda a: -a.xy[1]):
-        for n, (x, y, side) in enumerate(tries):
+        for n, (x, y, side) in enumerate(tries):  # noqa: B007 (n is read below)
             label.set_horizontalalignment(side)
             label.xyann = (x, y)
             box = label.get_window_extent(renderer)

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from .. import config
-from .machine import (MATMUL_SIZE, PeakMemory, conv_flops_per_image, machine_info,
-                      peak_gflops)
+from .machine import MATMUL_SIZE, PeakMemory, conv_flops_per_image, machine_info, peak_gflops
 
 GOALS = {  # figure -> (comparison, goal) from the course's speed issue
     "feature_cache_speedup": (">=", 20.0),

@@ -10,7 +10,7 @@ import importlib
 
 from .core import Verdict, hint, passed, your_turn
 
-__all__ = ["Verdict", "hint", "passed"]
+__all__ = ["Verdict", "hint", "passed", "your_turn"]
 
 
 def __getattr__(name: str):

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..models import (layer_blocks, layer_table, stale_layers, unfrozen_flags)
+from ..models import layer_blocks, layer_table, stale_layers, unfrozen_flags
 from ..training.lr_finder import edge
 from .core import Verdict, hint, passed, your_turn
 

@@ -73,7 +73,7 @@ class PeakMemory:
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -92,7 +92,6 @@ def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
-
     from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)

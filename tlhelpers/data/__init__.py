@@ -7,11 +7,18 @@ RGB), `pipeline` (splits and tf.data).
 """
 
 from .archive import ArchiveError, DownloadError, download, extract
+from .images import load_rgb, to_rgb
+from .pipeline import (
+                       FileSplit,
+                       SkippedFiles,
+                       SkippedFileWarning,
+                       Splits,
+                       load_splits,
+                       make_dataset,
+                       split_files,
+)
 from .registry import DATASETS, DatasetSpec, DatasetUnavailableError, get_dataset
 from .scan import BadFile, FolderScan, scan_folder
-from .images import load_rgb, to_rgb
-from .pipeline import (FileSplit, SkippedFiles, SkippedFileWarning, Splits,
-                       load_splits, make_dataset, split_files)
 
 __all__ = [
     "ArchiveError", "DownloadError", "download", "extract",

@@ -272,7 +272,7 @@ def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int
                     "was scanned, so it changed since; the epoch goes on without "
                     "it. Run `python -m tlhelpers check-data DIR` on the dataset "
                     "folder to list every bad file, then load the splits again",
-                    SkippedFileWarning)
+                    SkippedFileWarning, stacklevel=2)
             return np.zeros((image_size, image_size, 3), np.uint8), False
 
     def load(path, label):

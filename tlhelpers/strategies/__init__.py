@@ -17,10 +17,15 @@ from __future__ import annotations
 
 from .charts import plot_bars, plot_by_size, plot_sweep
 from .guide import RANKED_ON, decision_guide, noise_margin, winners
-from .run import (STRATEGIES, check_sizes, compare_strategies, subset_indices,
-                  unfreeze_sweep)
-from .stored import (StoredActivations, cannot_cut, copy_head, store_activations,
-                     stored_layer, stored_model)
+from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
+from .stored import (
+                  StoredActivations,
+                  cannot_cut,
+                  copy_head,
+                  store_activations,
+                  stored_layer,
+                  stored_model,
+)
 
 # The names the notebooks (`tlh.strategies.X`) and tests use.
 __all__ = ["RANKED_ON", "STRATEGIES", "StoredActivations", "cannot_cut",

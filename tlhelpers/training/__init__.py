@@ -7,10 +7,21 @@ from .callbacks import BestWeights, LivePlot, RunLogger
 from .curves import history_dict, plot_history
 from .head import HeadResult, retrain_head
 from .lr_finder import LRRangeResult, lr_range_test, suggest
-from .recipes import (FitResult, check_epochs, check_lr, compile_for_training,
-                      fine_tune, fit, fresh_dataset, load_saved_model,
-                      random_states, save_model, saved_model_path,
-                      set_random_states, train_head)
+from .recipes import (
+                      FitResult,
+                      check_epochs,
+                      check_lr,
+                      compile_for_training,
+                      fine_tune,
+                      fit,
+                      fresh_dataset,
+                      load_saved_model,
+                      random_states,
+                      save_model,
+                      saved_model_path,
+                      set_random_states,
+                      train_head,
+)
 from .runlog import RunLog
 
 __all__ = [
@@ -18,5 +29,5 @@ __all__ = [
     "LRRangeResult", "lr_range_test", "suggest", "FitResult", "check_epochs",
     "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
     "save_model", "saved_model_path", "train_head", "RunLog", "fresh_dataset",
-    "random_states", "set_random_states",
+    "random_states", "set_random_states", "HeadResult", "retrain_head",
 ]

@@ -13,8 +13,15 @@ import math
 
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from ..figures import (accuracy_axis, colour, figure_legend,  # noqa: F401
-                       figure_png, loss_axis, new_figure, png_output)
+from ..figures import (  # noqa: F401
+    accuracy_axis,
+    colour,
+    figure_legend,
+    figure_png,
+    loss_axis,
+    new_figure,
+    png_output,
+)
 
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy",
                  "categorical_accuracy")

@@ -18,9 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..figures import new_figure
-
-from .recipes import (array_batch_sizes, check_lr, compile_for_training,
-                      require_fresh_compile)
+from .recipes import array_batch_sizes, check_lr, compile_for_training, require_fresh_compile
 
 
 @dataclasses.dataclass

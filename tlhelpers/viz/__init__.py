@@ -8,18 +8,16 @@ once when returned as a cell's last value (or through `display(fig)`) and do not
 pile up in memory.
 """
 
+from ..training.curves import compare_histories, history_dict, join_phases, plot_history
 from .activations import activation_maps, activations, compare_depths, depth_layers
 from .balance import class_balance
 from .confusion import confusion_counts, confusion_matrix
-from ..training.curves import (compare_histories, history_dict, join_phases,
-                               plot_history)
 from .embeddings import plot_embeddings, project
 from .filters import filter_tiles, first_conv, plot_first_filters
 from .gradcam import CamResult, grad_cam, plot_grad_cam
 from .images import show_images, take_images
-from .mistakes import (Mistakes, confused_pairs, find_mistakes, plot_predictions,
-                       plot_top_losses)
 from .layers import block_outputs, conv_layers, layer_model, resolve_base, spread
+from .mistakes import Mistakes, confused_pairs, find_mistakes, plot_predictions, plot_top_losses
 from .patterns import PatternSet, filter_patterns, plot_patterns
 from .probes import PooledFeatures, linear_probe, plot_probes, pooled_features
 from .weight_change import plot_weight_change, weight_change, weighted_layers

@@ -14,6 +14,7 @@ import numpy as np
 # Re-exported: the plot modules take all their plumbing from here.
 from ..figures import PALETTE, accuracy_axis, colour, new_figure  # noqa: F401
 
+
 def grid_shape(n: int, cols: int | None = None, max_cols: int = 8) -> tuple[int, int]:
     """(rows, cols) for n tiles: close to square, at most `max_cols` wide."""
     if cols is None:

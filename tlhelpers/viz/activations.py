@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (as_image_batch, check_positive_int, grid_shape, hide_unused,
-                      new_figure, show_tile)
+from ._common import (
+    as_image_batch,
+    check_positive_int,
+    grid_shape,
+    hide_unused,
+    new_figure,
+    show_tile,
+)
 from .layers import block_outputs, conv_layers, image_batch, layer_model, spread
 
 ORDERS = ("strongest", "index")

@@ -179,7 +179,7 @@ def plot_grad_cam(models: dict, images, labels, class_names=None,
     for col in range(n):
         show_tile(axes[0, col], pictures[col],
                   f"true: {_name(class_names, labels[col])}")
-        for row, (name, cam) in enumerate(results.items(), start=1):
+        for row, cam in enumerate(results.values(), start=1):
             ax = axes[row, col]
             show_tile(ax, pictures[col])
             ax.imshow(cam.heatmaps[col], cmap="jet", alpha=0.45, vmin=0, vmax=1,

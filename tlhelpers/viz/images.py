@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (as_image_batch, check_positive_int, grid_shape, hide_unused,
-                      new_figure, show_tile, to_numpy)
+from ._common import (
+    as_image_batch,
+    check_positive_int,
+    grid_shape,
+    hide_unused,
+    new_figure,
+    show_tile,
+    to_numpy,
+)
 
 RIGHT, WRONG = "#1b7837", "#b2182b"
 

@@ -5,9 +5,9 @@ what convnets learn" (F. Chollet): start from a grey image with a little noise
 and change its pixels, step by step, in the direction that raises one filter's
 mean response. The response is taken before the layer's ReLU: deep filters
 are all silent on a noise canvas, and a silent ReLU passes no gradient, so
-ascent on the activation itself gains exactly nothing there. All chosen filters of a layer are optimised together, one
-image per filter in one batch, so a layer costs one forward and backward pass
-per step.
+ascent on the activation itself gains exactly nothing there. All chosen
+filters of a layer are optimised together, one image per filter in one batch,
+so a layer costs one forward and backward pass per step.
 """
 
 from __future__ import annotations

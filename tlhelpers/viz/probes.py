@@ -15,7 +15,8 @@ import time
 import keras
 import numpy as np
 
-from .. import config, features as features_mod
+from .. import config
+from .. import features as features_mod
 from ._common import accuracy_axis, colour, new_figure, to_numpy
 from .layers import block_outputs, check_layers, layer_model, resolve_base
 

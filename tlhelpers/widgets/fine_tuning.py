@@ -21,11 +21,16 @@ import ipywidgets as widgets
 import keras
 
 from .. import config
-from ..models import (check_n_unfrozen, layer_blocks, layer_table, set_trainable,
-                      unfreeze_choices, unfrozen_flags)
+from ..models import (
+    check_n_unfrozen,
+    layer_blocks,
+    layer_table,
+    set_trainable,
+    unfreeze_choices,
+    unfrozen_flags,
+)
 from ..training import LivePlot, RunLog, fine_tune, lr_range_test
-from ..training.recipes import (check_epochs, fresh_dataset, random_states,
-                                set_random_states)
+from ..training.recipes import check_epochs, fresh_dataset, random_states, set_random_states
 from .common import WIDE, has_image, lr_slider, message, scroll_box, show_figure
 
 MAX_EPOCHS = 20

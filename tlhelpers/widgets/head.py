@@ -26,7 +26,7 @@ REDRAW_SECONDS = 0.5  # a head epoch takes a fraction of this: do not redraw eac
 class _CurvesInto(LivePlot):
     """Live curves drawn as a PNG into the panel's Output, at most every half second."""
 
-    def __init__(self, panel: "HeadPanel", title: str):
+    def __init__(self, panel: HeadPanel, title: str):
         super().__init__(output=None, title=title)
         self.panel = panel
         self._drawn = 0.0

@@ -32,7 +32,7 @@ class PredictPanel(widgets.VBox):
         self.models = dict(models)
         first = next(iter(self.models.values()))
         self.class_names = class_names_of(first, class_names)
-        for label, model in self.models.items():  # each must fit the names
+        for model in self.models.values():  # each must fit the names
             class_names_of(model, self.class_names)
         self.top = top
         self.layer = layer
