@@ -9,6 +9,7 @@ low rate). `--json` ends the output with one line of results. An interrupt
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -18,6 +19,10 @@ from . import UsageError
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 EPOCH_LINES = 2  # Keras prints one line per epoch: a terminal sees the run go on
+SEED = 42
+# What an interrupted phase says: this command keeps no run log and no model.
+AGAIN = ("Run the same command again to train from the start (the stored "
+         "features are reused).")
 
 
 def add_arguments(parser) -> None:
@@ -122,7 +127,7 @@ def execute(args) -> int:
 
     tflogs.hide_keras_reminders()  # as the notebooks' Setup cell does
     profile = opts["profile"]
-    config.seed_everything(42)
+    config.seed_everything(SEED)
     started = time.perf_counter()
     try:
         splits = data.load_splits(args.data, image_size=opts["image_size"])
@@ -218,13 +223,18 @@ def _peak_memory_mb() -> float | None:
 
 def _train_head(stored, n_classes, epochs):
     """The course's head on the base's stored output (depth 0): (head, result)."""
-    from .. import models, training
+    from .. import config, models, training
 
+    # Seeded here, after the passes: a pass draws random numbers only when it
+    # computes, so a rerun from a full (or half-filled) cache would otherwise
+    # start the head from other initial values.
+    config.seed_everything(SEED)
     head = models.build_head(stored.train[0].shape[1:], n_classes)
     training.compile_for_training(head, 1e-3)
     result = training.fit(head, (stored.train[0], stored.train_labels),
                           (stored.val[0], stored.val_labels), epochs,
-                          live_plot=False, verbose=EPOCH_LINES)
+                          live_plot=False, verbose=EPOCH_LINES, rerun_note=AGAIN,
+                          start_over_note=AGAIN)
     return head, result
 
 
@@ -266,7 +276,13 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
     models.set_trainable(base_model, n_unfrozen)
     top = strategies.stored_model(model, base_model, n_unfrozen)
     training.compile_for_training(top, lr)
+    head_best = result.best_val_accuracy
     result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
                           (stored.val[n_unfrozen], stored.val_labels), tune_epochs,
-                          live_plot=False, verbose=EPOCH_LINES)
+                          live_plot=False, verbose=EPOCH_LINES, rerun_note=AGAIN,
+                          start_over_note=AGAIN)
+    if result.best_val_accuracy is None:
+        # Interrupted before a fine-tuning epoch ended: the model holds the
+        # head phase's weights, and so its accuracy.
+        result = dataclasses.replace(result, best_val_accuracy=head_best)
     return result, epochs_run + result.epochs_done

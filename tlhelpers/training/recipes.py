@@ -134,14 +134,16 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
         callbacks=(), restore_best: bool = True, verbose: int = 0,
-        rerun_note: str = GO_ON) -> FitResult:
+        rerun_note: str = GO_ON,
+        start_over_note: str = "Run the same cell again to start over.") -> FitResult:
     """`model.fit` with the course's guards, live curves, best weights and run log.
 
     Taught in `03_fine_tuning.ipynb`. `train_ds` is a tf.data dataset or an
     `(x, y)` tuple of arrays (stored features). Refuses a stale compile. An interrupt
     (Kernel > Interrupt, Ctrl-C) keeps the best weights so far and the history,
     records the partial run, and prints `rerun_note`: what running the cell
-    again does.
+    again does (`start_over_note` when no epoch finished; `python -m tlhelpers
+    run` says "command" for "cell").
     """
     epochs = check_epochs(epochs)
     require_fresh_compile(model)
@@ -186,14 +188,15 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log.update(run, status="interrupted" if interrupted else "done",
                        epochs_done=epochs_done, seconds=round(seconds, 1),
                        best_val_accuracy=best_acc)
+    logged = " and the partial run is in the run log" if run_log is not None else ""
     if interrupted and best_acc is not None:
         print(f"Interrupted after {epochs_done} of {epochs} epoch(s). The best "
               f"weights so far (val accuracy {best_acc:.3f}) are back in the "
-              f"model and the partial run is in the run log. {rerun_note}")
+              f"model{logged}. {rerun_note}")
     elif interrupted:
         print(f"Interrupted after {epochs_done} of {epochs} epoch(s), before "
-              "any epoch finished: the model has the weights it started with. "
-              "Run the same cell again to start over.")
+              "any epoch finished: the model has the weights it started "
+              f"with{logged}. {start_over_note}")
     return FitResult(hist, best_acc, seconds, epochs_done, interrupted, run)
 
 
