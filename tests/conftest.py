@@ -63,3 +63,27 @@ def zoo(tmp_path_factory) -> imagefactory.Zoo:
 def zoo_copy(tmp_path) -> imagefactory.Zoo:
     """A zoo of this test's own, free to change."""
     return imagefactory.make_zoo(tmp_path / "zoo")
+
+
+# --- no silent skips where they are not allowed -------------------------------------
+
+NO_SKIPS_ENV = "TLH_NO_SKIPS"  # .ci/run sets it: in CI every selected test must run
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        _skipped.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under TLH_NO_SKIPS=1 a skipped test fails the run, naming each one."""
+    if os.environ.get(NO_SKIPS_ENV) == "1" and _skipped and exitstatus == 0:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{NO_SKIPS_ENV}=1 and {len(_skipped)} test(s) "
+                                "skipped; make them runnable here:", red=True)
+            for line in _skipped:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
