@@ -22,8 +22,9 @@ MARK = ".tlh-tmp"  # in every temporary name: what `remove_stale` may delete
 STALE_SECONDS = 24 * 3600
 
 
-def _host() -> str:
-    # The name goes into file names: keep only what every file system takes.
+def host() -> str:
+    """This machine's name as written into temporary names and run-log rows."""
+    # It goes into file names: keep only what every file system takes.
     name = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")
     return name[:32] or "host"
 
@@ -38,17 +39,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def owner_gone(machine, pid) -> bool:
+    """True when process `pid` of `machine` has ended (False when unknown).
+
+    Only this machine's processes can be checked; a writer elsewhere (a
+    shared folder) is assumed alive.
+    """
+    return (machine == host() and isinstance(pid, int)
+            and not isinstance(pid, bool) and pid > 0 and not _alive(pid))
+
+
 def _stale(path: Path, now: float) -> bool:
     """True for a temporary file whose writer is gone (or that is a day old)."""
     # .NAME.HOST-PID.RANDOM.tlh-tmp[SUFFIX]
     parts = path.name.split(MARK)[0].split(".")
-    host, _, pid = parts[-2].rpartition("-") if len(parts) >= 3 else ("", "", "")
+    machine, _, pid = parts[-2].rpartition("-") if len(parts) >= 3 else ("", "", "")
     try:
         if now - path.lstat().st_mtime > STALE_SECONDS:
             return True
     except OSError:  # removed meanwhile
         return False
-    return host == _host() and pid.isdigit() and not _alive(int(pid))
+    return pid.isdigit() and owner_gone(machine, int(pid))
 
 
 def remove_stale(folder: Path) -> list[Path]:
@@ -78,7 +89,7 @@ def replacing(path: str | os.PathLike, suffix: str = ""):
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent)
     handle, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=MARK + suffix,
+        prefix=f".{path.name}.{host()}-{os.getpid()}.", suffix=MARK + suffix,
         dir=path.parent)
     os.close(handle)
     try:

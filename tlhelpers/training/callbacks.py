@@ -5,8 +5,6 @@ Taught in `01_train_from_scratch.ipynb` (LivePlot) and `03_fine_tuning.ipynb`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -96,16 +94,10 @@ class BestWeights(keras.callbacks.Callback):
                 self._save()
 
     def _save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=self.path.stem + ".",
-                                       suffix=".weights.h5", dir=self.path.parent)
-        os.close(handle)
-        try:
+        from .. import atomic
+
+        with atomic.replacing(self.path, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     @property
     def best_value(self):

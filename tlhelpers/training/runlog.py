@@ -87,6 +87,12 @@ class RunLog:
         except (OSError, ValueError) as err:  # ValueError: not JSON
             problem = str(err)
         if problem is None:
+            for row in rows:
+                # A run whose process was killed (or whose kernel died) is
+                # not running any more; "pid" and "host" say whose it was.
+                if row.get("status") == "running" and atomic.owner_gone(
+                        row.get("host"), row.get("pid")):
+                    row["status"] = "killed"
             return rows
         # Anything else is kept aside under a name of its own (a second
         # broken file must not replace the first one's copy), never overwritten.
@@ -110,7 +116,8 @@ class RunLog:
             run = max((r.get("run") or 0 for r in self.rows), default=0) + 1
             row = {c: None for c in COLUMNS}
             row.update(fields, run=run, status=fields.get("status", "running"),
-                       started=_dt.datetime.now().isoformat(timespec="seconds"))
+                       started=_dt.datetime.now().isoformat(timespec="seconds"),
+                       host=atomic.host(), pid=os.getpid())
             self.rows.append(row)
             self.save()
         return run
