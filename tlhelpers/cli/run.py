@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from . import UsageError
+from . import UsageError, shown
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 EPOCH_LINES = 2  # Keras prints one line per epoch: a terminal sees the run go on
@@ -135,6 +135,11 @@ def execute(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     train_ds, val_ds, class_names = splits
+    bad = getattr(splits.scan, "bad", [])
+    if bad:  # left out, so said: a hostile folder must not shrink unnoticed
+        print(f"skipped {len(bad)} file(s) or folder(s) that cannot be used; "
+              f"`python -m tlhelpers check-data {shown(splits.scan.root)}` "
+              "lists each with its reason", file=sys.stderr)
     n_classes = len(class_names)
     epochs = opts["epochs"]
     shape = (opts["image_size"], opts["image_size"], 3)

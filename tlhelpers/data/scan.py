@@ -9,6 +9,7 @@ reported here and never reaches (or stops) an epoch.
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -146,6 +147,10 @@ def _looks_like_text(head: bytes) -> bool:
                                       for c in text)
 
 
+UNREADABLE_DIR = ("a folder that cannot be read (permission denied): its photos "
+                  "are left out; give read access, e.g. chmod -R u+rX '{folder}'")
+
+
 def is_junk_dir(name: str) -> bool:
     """Hidden folders and the ones tools leave behind (__MACOSX, @eaDir)."""
     return name.startswith(".") or name.lower() in JUNK_DIRS
@@ -205,6 +210,23 @@ def _files_below(folder: Path) -> list[Path]:
                   (p.is_symlink() and not p.exists()))
 
 
+def _unreadable_dirs(folder: Path) -> list[Path]:
+    """Folders at or below `folder` that cannot be listed (no read permission).
+
+    `rglob` skips them without a word, so their photos would vanish from the
+    scan; `os.walk` reports each one.
+    """
+    found = []
+
+    def note(err: OSError) -> None:
+        if err.filename is not None:
+            found.append(Path(os.fsdecode(err.filename)))
+
+    for _ in os.walk(folder, onerror=note):
+        pass
+    return sorted(found)
+
+
 def _in_junk_dir(file: Path, top: Path) -> bool:
     return any(is_junk_dir(part) for part in file.relative_to(top).parts[:-1])
 
@@ -237,6 +259,9 @@ def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
                 scan.ignored += _files_below(entry)  # hidden folders: unlisted
         for class_dir in _class_dirs(split_root):
             scan.good[split][class_dir.name] = []
+            for folder in _unreadable_dirs(class_dir):
+                scan.bad.append(BadFile(folder, UNREADABLE_DIR.format(
+                    folder=_shown(folder))))
             for file in _files_below(class_dir):
                 if is_junk(file) or _in_junk_dir(file, class_dir):
                     scan.ignored.append(file)
