@@ -95,7 +95,8 @@ def test_run_feature_extraction_json_on_unseen_folder_with_a_gif(tmp_path):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(summary) == {"strategy", "backbone", "weights", "train_images",
                             "val_images", "classes", "val_accuracy", "epochs",
-                            "seconds", "peak_memory_mb", "flip", "precision"}
+                            "seconds", "peak_memory_mb", "flip", "precision",
+                            "replicas"}
     assert summary["strategy"] == "feature-extraction"
     assert summary["weights"] == "random"
     assert summary["train_images"] + summary["val_images"] == 13

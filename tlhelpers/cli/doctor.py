@@ -70,7 +70,14 @@ def check_widget_extension() -> Finding:
 
 def check_device() -> Finding:
     try:
-        from .. import config
+        from .. import config, distribute
+        distribute.cpu_replicas()
+    except ValueError as err:  # a setting, not the install: no reinstall
+        return Finding(FAIL, "device", str(err).split("; expected")[0],
+                       f"set {distribute.CPU_REPLICAS_ENV} to an integer from 1 to "
+                       f"{distribute.MAX_CPU_REPLICAS} (2 rehearses two GPUs), "
+                       "or unset it")
+    try:
         return Finding(OK, "device", config.device_name())
     except Exception as err:  # a broken TensorFlow install must not crash doctor
         return Finding(FAIL, "device", f"TensorFlow does not start: {err}",

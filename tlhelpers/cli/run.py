@@ -86,6 +86,11 @@ def validate(args) -> dict:
     except ValueError as err:  # TLH_PROFILE names no profile
         raise UsageError(f"{err}; set {config.PROFILE_ENV}=quick or full, or pass "
                          "--profile") from None
+    from .. import distribute
+    try:
+        distribute.cpu_replicas()
+    except ValueError as err:  # the message says the valid range
+        raise UsageError(str(err)) from None
     if args.backbone not in models.BACKBONES:
         raise UsageError(f"--backbone={args.backbone!r} is not valid; valid: "
                          f"{', '.join(models.BACKBONES)}")
@@ -126,6 +131,15 @@ def execute(args) -> int:
     from ..weights import WeightsUnavailableError
 
     tflogs.hide_keras_reminders()  # as the notebooks' Setup cell does
+    from .. import distribute
+
+    # As tlh.setup() does, before any model exists: TLH_CPU_REPLICAS and
+    # several GPUs train under the same strategy as in the notebooks.
+    try:
+        replicas = distribute.short_description(distribute.use_strategy())
+    except RuntimeError as err:  # the message says how to start over
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     profile = opts["profile"]
     config.seed_everything(SEED)
     started = time.perf_counter()
@@ -174,7 +188,7 @@ def execute(args) -> int:
         args.strategy != "scratch" else "small_cnn", "weights": weights_used,
         "train_images": len(splits.files.train), "val_images": len(splits.files.val),
         "classes": class_names, "val_accuracy": result.best_val_accuracy,
-        "epochs": epochs_run, "seconds": round(seconds, 1),
+        "epochs": epochs_run, "seconds": round(seconds, 1), "replicas": replicas,
         "peak_memory_mb": _peak_memory_mb(),
     }
     if args.strategy != "scratch":
