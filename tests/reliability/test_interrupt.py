@@ -132,7 +132,8 @@ def test_run_log_survives_a_process_that_dies_mid_run(tlh_home):
     reloaded = training.RunLog("survivor")
     assert [r["run"] for r in reloaded.rows] == [1, 2]
     second = reloaded.rows[1]
-    assert (second["status"], second["epochs_done"]) == ("running", 1)
+    # Its process is gone: the row says so instead of `running` forever.
+    assert (second["status"], second["epochs_done"]) == ("killed", 1)
     assert second["best_val_accuracy"] == pytest.approx(0.55)
     # No temporary files are left next to the log (the lock file stays: it is
     # what writers of the log lock, and removing it would race with them).
