@@ -1,21 +1,17 @@
 """Helpers for the transfer-learning course: notebooks `import tlhelpers as tlh`.
 
 Submodules load on first use (`tlh.data`, `tlh.models`, ...), so the command
-line's quick commands do not pay for importing TensorFlow, and importing the
-package seeds nothing.
+line's quick commands do not pay for importing TensorFlow. Importing the
+package changes nothing global (environment, import hooks, stderr, seeds):
+a program can import it for `tlhelpers.predict` alone. What the course needs
+before TensorFlow loads happens in `setup()`, which the Setup cells call first.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import distribute as _distribute
-
 __version__ = "0.1.0"
-
-# TensorFlow reads some settings only when it is imported, and writes its
-# start-up logs then: set them and quiet those first (`TLH_TF_LOGS=1` keeps them).
-_distribute.prepare_environment()
 
 SUBMODULES = ("config", "figures", "data", "weights", "session", "models", "features",
               "prefix", "distribute", "tflogs", "training", "predict", "strategies",
@@ -23,7 +19,15 @@ SUBMODULES = ("config", "figures", "data", "weights", "session", "models", "feat
 
 
 def setup(seed: int = 42, verbose: bool = True, mixed_precision: bool = True):
-    """Seed, check versions, pick devices, print the Setup line; taught in every notebook."""
+    """Seed, check versions, pick devices, print the Setup line; taught in every notebook.
+
+    Called before TensorFlow is imported, it also quiets TensorFlow's start-up
+    logs (`TLH_TF_LOGS=1` keeps them) and turns oneDNN's rewrites off for
+    `TLH_CPU_REPLICAS`: TensorFlow reads both only when it loads.
+    """
+    from . import distribute
+
+    distribute.prepare_environment()
     from .session import setup as _setup
 
     return _setup(seed=seed, verbose=verbose, mixed_precision=mixed_precision)

@@ -80,8 +80,8 @@ def turn_off_onednn_rewrites() -> bool:
 def prepare_environment() -> None:
     """Before TensorFlow is imported: quiet start-up logs, and what CPU replicas need.
 
-    Called when `tlhelpers` is imported, which is why the Setup cells import
-    it before TensorFlow and Keras. The logs stay quiet unless `TLH_TF_LOGS=1`
+    Called by `tlh.setup()`, which the Setup cells call before they import
+    TensorFlow and Keras, and by the command line. The logs stay quiet unless `TLH_TF_LOGS=1`
     (`tflogs`); oneDNN changes only with `TLH_CPU_REPLICAS`.
     """
     tflogs.prepare()
@@ -108,9 +108,9 @@ def _refuse_onednn_with_replicas(replicas: int) -> None:
             f"{CPU_REPLICAS_ENV}={replicas} needs oneDNN's graph rewrites off "
             f"({ONEDNN_ENV}=0: with them on, TensorFlow's Conv2D fails on a "
             "replica that gets no images), and TensorFlow was imported before "
-            "tlhelpers could turn them off. Restart the kernel and import "
-            "tlhelpers before tensorflow and keras (the Setup cell does), or "
-            f"start Jupyter with {ONEDNN_ENV}=0.")
+            "tlh.setup() could turn them off. Restart the kernel and call "
+            "tlh.setup() before importing tensorflow and keras (the Setup cell "
+            f"does), or start Jupyter with {ONEDNN_ENV}=0.")
 
 
 def onednn_note() -> str:

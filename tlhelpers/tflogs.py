@@ -135,9 +135,9 @@ def _list_devices(tf) -> None:
 def list_devices_quietly() -> None:
     """List devices once, silenced: the first listing logs cuInit's failure.
 
-    The import hook does it as TensorFlow loads, so every command and script
-    that imports `tlhelpers` first is quiet; `tlh.setup()` calls this for a
-    session whose TensorFlow was loaded before `tlhelpers`.
+    The import hook (`prepare`) does it as TensorFlow loads, so every command,
+    and a Setup cell that calls `tlh.setup()` first, is quiet; `tlh.setup()`
+    calls this for a session whose TensorFlow was loaded before it.
     """
     if _devices_listed:
         return

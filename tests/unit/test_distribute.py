@@ -224,13 +224,13 @@ def test_cpu_replicas_after_tensorflow_started_says_restart():
 # strategy: no `with strategy.scope()` anywhere. ITEMS and BATCH are filled in.
 COURSE_SCRIPT = textwrap.dedent("""
     import json
-    import tlhelpers as tlh  # first, as in the Setup cells: before TensorFlow
+    import tlhelpers as tlh
+    report = tlh.setup(seed=0)  # first, as in the Setup cells: before TensorFlow
     import numpy as np
     import keras
     from tlhelpers.data.pipeline import make_dataset
 
     items = [(path, label) for path, label in json.loads(ITEMS)]
-    report = tlh.setup(seed=0)
     strategy = tlh.distribute.get_strategy()
     again = tlh.setup(seed=0, verbose=False)  # re-running the Setup cell
 
@@ -334,7 +334,7 @@ def test_tensorflow_imported_first_with_onednn_on_is_refused_with_the_fix():
     out = run_python(code, {"TLH_CPU_REPLICAS": "2", "TF_ENABLE_ONEDNN_OPTS": "1"})
     assert out["error"] is not None, "setup() let a run through that fails later"
     assert "TF_ENABLE_ONEDNN_OPTS=0" in out["error"]
-    assert "import tlhelpers before tensorflow and keras" in out["error"]
+    assert "call tlh.setup() before importing tensorflow and keras" in out["error"]
 
 
 def test_one_replica_leaves_onednn_as_the_user_set_it():

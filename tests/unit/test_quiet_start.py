@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 
 SETUP_CELL = ("import tlhelpers as tlh\n"
+              "report = tlh.setup(seed=42)\n"
               "import tensorflow as tf\n"
-              "import keras\n"
-              "report = tlh.setup(seed=42)\n")
+              "import keras\n")
 # Later output must still come through: C++ writes to fd 2, Python warnings.
 AFTER_CELL = ("import os, time, warnings\n"
               "os.write(2, b'fd 2 after setup\\n')\n"
@@ -98,13 +99,50 @@ def test_the_run_command_shows_no_start_up_logs(tmp_path):
     assert "shuffle=True" not in done.stderr and "ran out of data" not in done.stderr
 
 
-def test_a_script_using_tensorflow_after_tlhelpers_shows_no_start_up_logs():
-    # What every command (prefetch, bench, doctor, run, predict) and a
-    # learner's own script do: import tlhelpers, then use TensorFlow.
+def test_a_plain_import_changes_nothing_global():
+    # A program that imports the package (for `tlhelpers.predict`, say) keeps
+    # its environment, its import machinery, its stderr and TensorFlow's
+    # warnings: the course's quiet start happens in tlh.setup() only.
     import subprocess
     import sys
 
-    script = ("import tlhelpers\nimport tensorflow as tf\n"
+    script = textwrap.dedent("""
+        import os, sys
+
+        def state():
+            err = os.fstat(2)
+            return dict(os.environ), list(sys.meta_path), (err.st_dev, err.st_ino)
+
+        def same(before, after):
+            assert after[0] == before[0], set(after[0].items()) ^ set(before[0].items())
+            assert after[1] == before[1], after[1]
+            assert after[2] == before[2], "fd 2 was redirected"
+
+        before = state()  # before TensorFlow: the package and its light modules
+        import tlhelpers, tlhelpers.config, tlhelpers.data
+        same(before, state())
+        assert "tensorflow" not in sys.modules
+        # TensorFlow sets variables of its own as it loads: judge ours after it.
+        import tensorflow, keras
+        before = state()
+        import tlhelpers.predict, tlhelpers.models, tlhelpers.features
+        import tlhelpers.training, tlhelpers.viz, tlhelpers.widgets
+        same(before, state())
+        print("unchanged")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], env=kernel_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "unchanged\n"
+
+
+def test_a_script_calling_setup_first_shows_no_start_up_logs():
+    # What a learner's own script does when it follows the Setup cell.
+    import subprocess
+    import sys
+
+    script = ("import tlhelpers as tlh\ntlh.setup(verbose=False)\n"
+              "import tensorflow as tf\n"
               "print(float(tf.reduce_sum(tf.ones(3))))\n")
     done = subprocess.run([sys.executable, "-c", script], env=kernel_env(),
                           capture_output=True, text=True, timeout=300)
