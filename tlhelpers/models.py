@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 
@@ -431,7 +431,7 @@ def unfrozen_flags(base: keras.Model, n_unfrozen: int) -> list[bool]:
             for i, layer in enumerate(base.layers)]
 
 
-def set_trainable(base: keras.Model, n_unfrozen: int) -> "LayerTable":
+def set_trainable(base: keras.Model, n_unfrozen: int) -> LayerTable:
     """The recipe's two freezing lines: base trainable, all but the last N frozen.
 
     Taught in `03_fine_tuning.ipynb`. Every layer's flag is set explicitly, so
@@ -459,7 +459,7 @@ def _count(variables) -> int:
 class LayerTable:
     """Per-layer trainable table with totals; shows as HTML in a notebook."""
 
-    frame: "object"  # pandas.DataFrame: index, name, type, output, params, trainable
+    frame: object  # pandas.DataFrame: index, name, type, output, params, trainable
     trainable_params: int
     frozen_params: int
 

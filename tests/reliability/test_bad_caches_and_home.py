@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
+import imagefactory
 import numpy as np
 import pytest
 
-import imagefactory
-from tlhelpers import atomic, features, models, weights
+from tlhelpers import features, models, weights
 from tlhelpers import offline_weights as offline
 from tlhelpers.cli import main
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import imagefactory
+
 from tlhelpers.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import zipfile
 
 import keras
 import pytest
-
 import tinymodel
+
 from tlhelpers import models, predict, training
 from tlhelpers.cli import main
 

@@ -10,11 +10,11 @@ import json
 import os
 from pathlib import Path
 
+import imagefactory
 import keras
 import numpy as np
 import pytest
 
-import imagefactory
 from tlhelpers import models
 from tlhelpers.cli import main
 

@@ -6,9 +6,9 @@ import errno
 import os
 from pathlib import Path
 
+import imagefactory
 import pytest
 
-import imagefactory
 from tlhelpers.cli import main
 from tlhelpers.data import scan_folder
 

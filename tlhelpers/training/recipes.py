@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import atomic, config
 from ..data.pipeline import batch_size_for_replicas
-from ..models import (check_model_archive, check_n_unfrozen,
-                      require_fresh_compile, set_trainable)
+from ..models import check_model_archive, check_n_unfrozen, require_fresh_compile, set_trainable
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .runlog import RunLog
 
