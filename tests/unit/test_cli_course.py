@@ -134,3 +134,22 @@ def test_course_record_holds_each_notebooks_measurements_and_runs(
     assert data["total_seconds"] == pytest.approx(
         quiet["seconds"] + logs["seconds"], abs=0.2)
     assert "cpu_model" in data["machine"] and str(tmp_path) not in record.read_text()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not text", b"[1, 2, 3]", b"null",
+                                     b'[{"started": "2026-12-04T10:00:05"}, 7]'])
+def test_logged_runs_passes_over_a_run_log_it_cannot_read(tmp_path, monkeypatch,
+                                                         content):
+    import datetime as dt
+
+    from tlhelpers.cli import course
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "odd.json").write_bytes(content)
+    (tmp_path / "runs" / "good.json").write_text(
+        '[{"started": "2026-12-04T10:00:01", "lr": 0.001}]')
+    window = (dt.datetime(2026, 12, 4, 10, 0), dt.datetime(2026, 12, 4, 10, 1))
+    (runs,) = course.logged_runs([window])
+    assert {"log": "good", "lr": 0.001} in runs
+    assert all(run["log"] in ("good", "odd") for run in runs)

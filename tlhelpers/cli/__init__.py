@@ -58,12 +58,14 @@ def json_text(value) -> str:
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up logs would bury the command's own output.
 
-    Kernels that `course` starts inherit the log level; `TLH_TF_LOGS=1` keeps
-    the logs everywhere.
+    As `tlh.setup()` does in a notebook, before TensorFlow loads: the quiet
+    start, and oneDNN's rewrites off for `TLH_CPU_REPLICAS` (`run` trains
+    under the replicas). Kernels that `course` starts inherit the log level;
+    `TLH_TF_LOGS=1` keeps the logs everywhere.
     """
-    from .. import tflogs
+    from .. import distribute
 
-    tflogs.prepare()
+    distribute.prepare_environment()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -163,10 +163,12 @@ def logged_runs(windows) -> list[list[dict]]:
         if path.name.endswith(".broken.json"):
             continue
         try:
-            rows = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
             continue
         for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, dict):
+                continue  # a log of another shape: the run log moves it aside
             try:
                 when = dt.datetime.fromisoformat(str(row.get("started")))
             except ValueError:
