@@ -14,10 +14,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tlhelpers"
 
-# Lower numbers sit lower. tflogs, distribute and offline_weights import
-# nothing above them (only each other, downward); `session` assembles the
-# Setup line from the ones below it.
+# Lower numbers sit lower. atomic (writing a file whole) imports nothing of
+# the package; tflogs, distribute and offline_weights import nothing above them
+# (only each other, downward); `session` assembles the Setup line from the
+# ones below it.
 LAYERS = {
+    "atomic": -1,
     "tflogs": 0,
     "distribute": 1,
     "offline_weights": 0,
