@@ -3,9 +3,9 @@
 The default `flowers` download and most learners' own photos are flat
 (`DIR/<class>/*.jpg`); the shipped subset is split (`train/`, `val/`).
 Here the same photos are laid out flat and train-only (links, not copies), and
-the CLI's scan and notebooks 00 (the data) and 01 (trains a small CNN) run on
-them headless, as `make course` runs them; `make test-all` runs the rest of
-the course on the flat folder too. The dataset is `TLH_DATASET` when
+the CLI's scan and notebook 00 (the data, the splits) run on them headless, as
+`make course` runs them; `make test-all` runs the rest of the course on the
+flat folder too. The dataset is `TLH_DATASET` when
 that is a folder, else the subset shipped in `data/flowers-small`.
 """
 
@@ -111,10 +111,10 @@ EVERY_NOTEBOOK = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb
 @pytest.mark.parametrize("notebook, layout", [
     ("00_setup_and_data.ipynb", "flat"),
     ("00_setup_and_data.ipynb", "train only"),
-    ("01_train_from_scratch.ipynb", "flat"),
-    # The rest of the course on the flat folder: `make test-all`.
+    # The rest of the course on the flat folder, training included: `make
+    # test-all` (00 above already loads the splits the others train on).
     *[pytest.param(name, "flat", marks=pytest.mark.exhaustive)
-      for name in EVERY_NOTEBOOK[2:]],
+      for name in EVERY_NOTEBOOK[1:]],
 ])
 def test_notebook_runs_on_the_layout(layouts, notebook, layout, tmp_path,
                                      monkeypatch, flat_home):

@@ -8,13 +8,15 @@ must still hold. Slower than the nbval run (the two replicas share the cores).
 oneDNN's graph rewrites are forced on, as recent CPUs have them by default:
 the course must turn them off for the replicas (README, "Scaling out").
 
-What replicas change is training (`fit` splits each batch between them):
-`make test` runs 02 (end-to-end training through the base, the head) and 03
-(fine-tuning, the range test, the panel), starting from the stored features of
-the session's own run (`coursehome`): the frozen base's pass
-(`features.extract`, a `tf.function` called outside `strategy.run`) is not
-split between replicas, so a stored one stands for it. The other notebooks
-run in `make test-all` (marker `exhaustive`).
+What replicas change is training (`fit` splits each batch between them, and
+a batch of one image leaves a replica empty): `make test` runs 03 (the head,
+block5's convolutions fine-tuned, the range test, `predict` on the photos),
+starting from the stored features of the session's own run (`coursehome`):
+the frozen base's pass (`features.extract`, a `tf.function` called outside
+`strategy.run`) is not split between replicas, so a stored one stands for it.
+The other six, 02's end-to-end training through the whole base among them,
+run in `make test-all` (marker `exhaustive`): on a CPU without AVX-512, 02
+under two replicas alone took several minutes of CI's budget.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def test_every_notebook_is_here():
                                               "06"]
 
 
-# Where replicas change what runs: the notebooks that train a VGG16 base.
-TRAINING = ("02", "03")
+# Where replicas change what runs, in make test: fine-tuning a VGG16 base.
+TRAINING = ("03",)
 
 
 @pytest.fixture(scope="module")
