@@ -152,6 +152,11 @@ def execute(args) -> int:
     return 0 if all(r[3] == "ok" for r in rows) else 1
 
 
+# A run-log row's fields that place it (when, which process) rather than
+# describe the run: the record keeps the rest.
+BOOKKEEPING = ("started", "host", "pid")
+
+
 def logged_runs(windows) -> list[list[dict]]:
     """For each (started, ended) window, the run-log rows under TLH_HOME that started in it.
 
@@ -176,7 +181,8 @@ def logged_runs(windows) -> list[list[dict]]:
             for runs, (started, ended) in zip(found, windows):
                 if started <= when <= ended:
                     runs.append({"log": path.stem, **{
-                        k: v for k, v in row.items() if k != "started" and v is not None}})
+                        k: v for k, v in row.items()
+                        if k not in BOOKKEEPING and v is not None}})
                     break
     return found
 
