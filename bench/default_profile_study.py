@@ -51,7 +51,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path("/work/shared/datasets/tf_flowers_full")
+# The whole dataset at 192 px, beside the repository (see data/README.md).
+DATA = ROOT.parent / "shared" / "datasets" / "tf_flowers_full"
 OUT = ROOT / "bench" / "results" / "2026-12-04-default-profile-study.json"
 CHART = ROOT / "docs" / "images" / "default_profile_study.png"
 IMAGE_SIZE = 150
@@ -453,7 +454,6 @@ def main(argv=None) -> int:
         "date": datetime.date.today().isoformat(),
         "command": "python bench/default_profile_study.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
-        "tlh_home": os.environ["TLH_HOME"],
         "machine": machine(),
         "recipe": {
             "backbone": "vgg16", "weights": None, "image_size": IMAGE_SIZE,
@@ -501,7 +501,8 @@ def main(argv=None) -> int:
     n_train_all = len(files.train)
     all_per_class = round(n_train_all / n_classes)
     results["split"] = {
-        "dataset": str(args.data), "classes": files.class_names,
+        # Relative to the project: no machine's absolute path in a record.
+        "dataset": os.path.relpath(args.data, ROOT), "classes": files.class_names,
         "train_photos": n_train_all, "train_per_class_all": all_per_class,
         "train_counts": files.counts()["train"], "val_photos_in_folder": len(files.val),
         "validation_photos": int(len(pick)), "test_photos": int(len(test)),
