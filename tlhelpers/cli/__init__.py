@@ -29,8 +29,11 @@ class UsageError(Exception):
 
 
 def shown(text) -> str:
-    """Text for a terminal: file names that are not UTF-8 and escape codes made harmless."""
-    from ..data.scan import _shown
+    """Text for a terminal: file names that are not UTF-8 and escape codes made harmless.
+
+    `data.scan.shown`, imported when needed: the quick commands load no data code.
+    """
+    from ..data.scan import shown as _shown
 
     return _shown(text)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import config
 from .images import load_rgb
-from .scan import FolderScan, _check_image, _shown, scan_folder
+from .scan import FolderScan, _check_image, scan_folder, shown
 
 
 @dataclasses.dataclass
@@ -262,13 +262,13 @@ def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int
         except Exception as err:  # any decoder failure: this file, not the epoch
             reason = _why_unreadable(path, err)
             if not skip_unreadable:
-                raise OSError(f"cannot load {_shown(path)}: {reason}. It decoded when "
+                raise OSError(f"cannot load {shown(path)}: {reason}. It decoded when "
                               "the folder was scanned, so it changed since; run "
                               "`python -m tlhelpers check-data DIR` on the dataset "
                               "folder and build the pipeline again") from err
             if skipped.add(path, reason):
                 warnings.warn(
-                    f"skipped {_shown(path)}: {reason}. It decoded when the folder "
+                    f"skipped {shown(path)}: {reason}. It decoded when the folder "
                     "was scanned, so it changed since; the epoch goes on without "
                     "it. Run `python -m tlhelpers check-data DIR` on the dataset "
                     "folder to list every bad file, then load the splits again",

@@ -104,10 +104,10 @@ class FolderScan:
         """A short human summary: per-class counts, bad files, problems."""
         lines = [f"{self.root} ({self.layout} layout)"]
         for name, count in self.counts().items():
-            lines.append(f"  {_shown(name):<20} {count['good']:>6} good  "
+            lines.append(f"  {shown(name):<20} {count['good']:>6} good  "
                          f"{count['bad']:>4} bad")
         for bad in self.bad:
-            lines.append(f"  bad: {_shown(bad.path.relative_to(self.root))}: "
+            lines.append(f"  bad: {shown(bad.path.relative_to(self.root))}: "
                          f"{bad.reason}")
         if self.ignored:
             lines.append(f"  ignored {len(self.ignored)} non-image or hidden files")
@@ -121,7 +121,7 @@ class FolderScan:
         return f"<pre>{html.escape(self.report())}</pre>"
 
 
-def _shown(name) -> str:
+def shown(name) -> str:
     """A name that prints anywhere: not-UTF-8 bytes as U+FFFD, control characters escaped.
 
     A folder named with a terminal escape sequence must not recolour or
@@ -261,7 +261,7 @@ def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
             scan.good[split][class_dir.name] = []
             for folder in _unreadable_dirs(class_dir):
                 scan.bad.append(BadFile(folder, UNREADABLE_DIR.format(
-                    folder=_shown(folder))))
+                    folder=shown(folder))))
             for file in _files_below(class_dir):
                 if is_junk(file) or _in_junk_dir(file, class_dir):
                     scan.ignored.append(file)
