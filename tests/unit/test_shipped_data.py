@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import fnmatch
 import hashlib
+import json
 import re
 import socket
 import subprocess
@@ -25,7 +26,16 @@ from tlhelpers.data import registry
 SPEC = registry.DATASETS["flowers-small"]
 FOLDER = registry.shipped_folder(SPEC)
 CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
-PER_CLASS = {"train": 80, "val": 30}
+# Built by data/make_flowers_small.py: the default-profile study's cut of
+# tf_flowers_full. train/: 160 per class; val/ (picks) and test/ (grades): the
+# two seeded halves of every validation photo there, rounded up for val/.
+PER_CLASS = {
+    "train": dict.fromkeys(CLASSES, 160),
+    "val": dict(zip(CLASSES, [67, 94, 68, 74, 84])),
+    "test": dict(zip(CLASSES, [67, 93, 68, 73, 83])),
+}
+PHOTOS = sum(sum(per.values()) for per in PER_CLASS.values())  # 1,571
+STUDY = config.PROJECT_ROOT / "bench" / "results" / "2026-12-04-default-profile-study.json"
 
 # `sha256sum` output: the digest, a space, then a space (text) or `*` (binary).
 SUM_LINE = re.compile(r"(?P<sha>[0-9a-f]{64}) [ *](?P<name>.+)")
@@ -83,19 +93,59 @@ def test_the_subset_is_inside_the_repository():
     assert not Path(SPEC.shipped).is_absolute()
 
 
+def manifest_rows() -> list[dict[str, str]]:
+    with open(FOLDER / "manifest.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def test_the_subset_is_split_and_every_photo_is_credited():
-    for split, count in PER_CLASS.items():
+    # The folders on disk, not the loader: train/, val/ and test/ with every class.
+    splits = sorted(p.name for p in FOLDER.iterdir() if p.is_dir())
+    assert splits == sorted(PER_CLASS), splits
+    for split, expected in PER_CLASS.items():
         found = {c.name: len(list(c.glob("*.jpg")))
                  for c in sorted((FOLDER / split).iterdir())}
-        assert found == dict.fromkeys(CLASSES, count), (split, found)
-    with open(FOLDER / "manifest.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        assert found == expected, (split, found)
+    rows = manifest_rows()
     photos = {p for p in present_files(FOLDER) if p.endswith(".jpg")}
-    assert {row["file"] for row in rows} == photos and len(photos) == 550
+    assert {row["file"] for row in rows} == photos and len(photos) == PHOTOS
+    assert len(rows) == PHOTOS
+    for row in rows:  # each row names the folder its photo is in
+        assert row["file"].split("/")[:2] == [row["split"], row["class"]], row["file"]
     # CC BY 2.0: each photo's credit line is in the LICENSE.txt shipped with it.
-    credits = set((FOLDER / "LICENSE.txt").read_text(encoding="utf-8").splitlines())
+    lines = (FOLDER / "LICENSE.txt").read_text(encoding="utf-8").splitlines()
+    credits = set(lines)
     uncredited = [row["file"] for row in rows if row["attribution"] not in credits]
     assert not uncredited, f"photos without a credit line: {uncredited[:5]}"
+    assert len(lines) == 4 + PHOTOS  # the original 4-line header, one line per photo
+
+
+def test_no_source_photo_is_in_two_splits():
+    rows = manifest_rows()
+    for key in ("source_path", "source_sha256"):
+        seen: dict[str, str] = {}
+        twice = []
+        for row in rows:
+            if row[key] in seen:
+                twice.append((row[key], seen[row[key]], row["split"]))
+            seen[row[key]] = row["split"]
+        assert not twice, f"the same source photo twice ({key}): {twice[:5]}"
+    names = [row["file"].split("/", 1)[1] for row in rows]
+    assert len(set(names)) == len(names)
+
+
+def test_the_test_split_is_the_one_the_study_measured_on():
+    # The study's record names its test photos inside tf_flowers_full, where
+    # they are in val/; here they are test/ (same class folder, same name).
+    record = json.loads(STUDY.read_text(encoding="utf-8"))["split"]
+    assert record["classes"] == CLASSES
+    tested = record["test_files"]
+    assert len(set(tested)) == len(tested) == sum(PER_CLASS["test"].values())
+    shipped = ["val/" + row["file"].split("/", 1)[1] for row in manifest_rows()
+               if row["split"] == "test"]
+    assert sorted(shipped) == sorted(tested)
+    assert record["test_per_class"] == [PER_CLASS["test"][c] for c in CLASSES]
+    assert record["validation_per_class"] == [PER_CLASS["val"][c] for c in CLASSES]
 
 
 # --- which dataset each profile uses ------------------------------------------------
@@ -118,10 +168,10 @@ def test_quick_profile_uses_the_shipped_subset_with_no_network(
     monkeypatch.setattr(doctor, "check_weights", lambda timeout: None)
     assert registry.requested_dataset() == "flowers-small"
     assert registry.get_dataset(progress=False) == FOLDER
-    assert registry.describe_default_dataset() == "flowers-small (shipped, 550 photos)"
+    shipped = f"flowers-small (shipped, {PHOTOS} photos)"
+    assert registry.describe_default_dataset() == shipped
     finding = doctor.check_data_and_weights(timeout=0.1)[0]
-    assert (finding.status, finding.detail) == (
-        doctor.OK, "flowers-small (shipped, 550 photos)")
+    assert (finding.status, finding.detail) == (doctor.OK, shipped)
     assert not any(tlh_home.iterdir()), "nothing is downloaded or cached"
 
 
