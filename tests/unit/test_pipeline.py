@@ -22,14 +22,19 @@ def test_seeded_split_is_fixed_disjoint_and_per_class(flat_folder):
     first = split_files(scan, val_fraction=0.3, seed=7)
     second = split_files(scan_folder(flat_folder), val_fraction=0.3, seed=7)
     assert first.train == second.train and first.val == second.val
-    assert not {p for p, _ in first.train} & {p for p, _ in first.val}
-    assert len(first.train) + len(first.val) == 30
+    assert first.test == second.test and first.test_source == "held out"
+    sides = [{p for p, _ in side} for side in (first.train, first.val, first.test)]
+    assert not sides[0] & sides[1] and not sides[0] & sides[2]
+    assert not sides[1] & sides[2]
+    assert len(first.train) + len(first.val) + len(first.test) == 30
     # Each image's side comes from a hash of its name, so a class holds out
-    # about 30%, not exactly 3 of 10; every class holds out some.
+    # about 30% for validation and 20% for test, not exactly 3 and 2 of 10;
+    # every class holds out some of each.
     counts = first.counts()
     assert all(1 <= n <= 6 for n in counts["val"].values()), counts
+    assert all(1 <= n <= 5 for n in counts["test"].values()), counts
     assert 5 <= len(first.val) <= 14, counts
-    for path, label in first.train + first.val:
+    for path, label in first.train + first.val + first.test:
         assert path.parent.name == first.class_names[label]
 
 
@@ -38,7 +43,24 @@ def test_another_seed_gives_another_split(flat_folder):
     a = split_files(scan, seed=1)
     b = split_files(scan, seed=2)
     assert as_set(a.val) != as_set(b.val)
-    assert as_set(a.train + a.val) == as_set(b.train + b.val)
+    assert as_set(a.train + a.val + a.test) == as_set(b.train + b.val + b.test)
+
+
+def test_the_test_part_leaves_the_validation_part_as_it_was(flat_folder):
+    # Validation is the same slice of the hash as before test photos were
+    # held out: adding the test split moved no validation photo.
+    scan = scan_folder(flat_folder)
+    three = split_files(scan, seed=42)
+    two_way = split_files(scan, seed=42, test_fraction=1e-9)
+    assert three.val == two_way.val
+    assert as_set(three.train + three.test) == as_set(two_way.train + two_way.test)
+
+
+@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.9, 0.3)])
+def test_fractions_that_leave_no_training_photos_are_refused(flat_folder, fractions):
+    with pytest.raises(ValueError, match="leaves no training"):
+        split_files(scan_folder(flat_folder), val_fraction=fractions[0],
+                    test_fraction=fractions[1])
 
 
 def add_images(folder, n, seed=500):
@@ -57,13 +79,13 @@ def test_adding_images_moves_none_between_train_and_val(flat_folder):
     before = split_files(scan, seed=42)
     added = add_images(flat_folder, 40)
     after = split_files(scan_folder(flat_folder), seed=42)
-    old_train, old_val = set(p for p, _ in before.train), set(p for p, _ in before.val)
-    new_train, new_val = set(p for p, _ in after.train), set(p for p, _ in after.val)
-    assert not old_train & new_val, "training images moved to validation"
-    assert not old_val & new_train, "validation images moved to training"
-    assert old_train <= new_train and old_val <= new_val
-    assert (new_train | new_val) - (old_train | old_val) == added
-    assert new_val & added and new_train & added  # new images go to both sides
+    old = [{p for p, _ in side} for side in (before.train, before.val, before.test)]
+    new = [{p for p, _ in side} for side in (after.train, after.val, after.test)]
+    for i, j in ((0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)):
+        assert not old[i] & new[j], f"images moved from split {i} to split {j}"
+    assert all(o <= n for o, n in zip(old, new))
+    assert set.union(*new) - set.union(*old) == added
+    assert all(side & added for side in new)  # new images go to every side
 
 
 def test_caps_keep_their_images_when_images_are_added(flat_folder):
@@ -71,35 +93,73 @@ def test_caps_keep_their_images_when_images_are_added(flat_folder):
     added = add_images(flat_folder, 30)
     after = split_files(scan_folder(flat_folder), 3, 1, seed=5)
     assert after.counts() == {"train": {"cats": 3, "dogs": 3, "fish": 3},
-                              "val": {"cats": 1, "dogs": 1, "fish": 1}}
+                              "val": {"cats": 1, "dogs": 1, "fish": 1},
+                              "test": {"cats": 1, "dogs": 1, "fish": 1}}
     # A capped image leaves only for a new one: no old image comes in instead.
-    for old, new in ((before.train, after.train), (before.val, after.val)):
+    for old, new in ((before.train, after.train), (before.val, after.val),
+                     (before.test, after.test)):
         newcomers = {p for p, _ in new} - {p for p, _ in old}
         assert newcomers <= added, sorted(p.name for p in newcomers - added)
     kept = {p for p, _ in before.train} & {p for p, _ in after.train}
     assert kept, "adding images replaced every capped training image"
 
 
-@pytest.mark.parametrize("n", [2, 3, 4, 5])
+@pytest.mark.parametrize("n", [3, 4, 5])
 @pytest.mark.parametrize("val_fraction", [0.05, 0.2, 0.95])
 def test_every_class_of_two_or_more_has_train_and_val(tmp_path, n, val_fraction):
     classes = tuple(f"c{i}" for i in range(8))
     root = imagefactory.make_folder(tmp_path / "d", classes, per_class=n)
     imagefactory.write_jpeg(root / "single" / "only.jpg")
-    files = split_files(scan_folder(root), val_fraction=val_fraction, seed=3)
+    files = split_files(scan_folder(root), val_fraction=val_fraction, seed=3,
+                        test_fraction=0.04)
     counts = files.counts()
     for name in classes:
         assert counts["val"][name] >= 1 and counts["train"][name] >= 1, counts
-        assert counts["val"][name] + counts["train"][name] == n
+        if n >= 3:  # a class of three or more also has a test photo
+            assert counts["test"][name] >= 1, counts
+            assert sum(counts[s][name] for s in ("train", "val", "test")) == n
     assert counts["train"]["single"] == 1 and counts["val"]["single"] == 0
+    assert counts["test"]["single"] == 0
 
 
-def test_split_layout_keeps_its_own_val(split_folder):
+def test_too_few_photos_for_a_test_split_grade_on_validation_and_warn(tmp_path):
+    root = imagefactory.make_folder(tmp_path / "d", ("a", "b"), per_class=2)
+    with pytest.warns(UserWarning, match="too few photos for a test split"):
+        files = split_files(scan_folder(root))
+    assert files.test == files.val and files.test_source == "validation"
+
+
+def test_split_layout_cuts_its_own_val_into_validation_and_test(split_folder):
     files = split_files(scan_folder(split_folder))
     assert all(p.parts[-3] == "train" for p, _ in files.train)
-    assert all(p.parts[-3] == "val" for p, _ in files.val)
+    assert all(p.parts[-3] == "val" for p, _ in files.val + files.test)
+    assert not as_set(files.val) & as_set(files.test)
+    counts = files.counts()
+    assert counts["train"] == {"cats": 6, "dogs": 6}
+    for name in ("cats", "dogs"):
+        assert counts["val"][name] >= 1 and counts["test"][name] >= 1, counts
+        assert counts["val"][name] + counts["test"][name] == 3
+    assert files.test_source == "held out"
+
+
+def test_split_layout_with_a_test_folder_keeps_all_three(split_folder):
+    for name in ("cats", "dogs"):
+        for i in range(2):
+            imagefactory.write_jpeg(split_folder / "test" / name / f"t{i}.jpg",
+                                    seed=900 + i)
+    files = split_files(scan_folder(split_folder))
     assert files.counts() == {"train": {"cats": 6, "dogs": 6},
-                              "val": {"cats": 3, "dogs": 3}}
+                              "val": {"cats": 3, "dogs": 3},
+                              "test": {"cats": 2, "dogs": 2}}
+    assert all(p.parts[-3] == "test" for p, _ in files.test)
+    assert files.test_source == "folder"
+
+
+def test_a_test_class_that_train_lacks_is_refused(split_folder):
+    imagefactory.write_jpeg(split_folder / "test" / "birds" / "b.jpg")
+    scan = scan_folder(split_folder)
+    assert any("test/ has classes that train/ lacks: birds" in p
+               for p in scan.problems)
 
 
 def test_split_layout_without_val_is_split_and_warns(tmp_path):
@@ -110,15 +170,17 @@ def test_split_layout_without_val_is_split_and_warns(tmp_path):
     counts = files.counts()
     for name in ("cats", "dogs"):
         assert 1 <= counts["val"][name] <= 4, counts
-        assert counts["val"][name] + counts["train"][name] == 5
-    assert all(p.parts[-3] == "train" for p, _ in files.train + files.val)
+        assert sum(counts[s][name] for s in ("train", "val", "test")) == 5
+    assert all(p.parts[-3] == "train"
+               for p, _ in files.train + files.val + files.test)
 
 
 def test_per_class_caps(flat_folder):
     scan = scan_folder(flat_folder)
     files = split_files(scan, train_per_class=3, val_per_class=1, seed=5)
     assert files.counts() == {"train": {"cats": 3, "dogs": 3, "fish": 3},
-                              "val": {"cats": 1, "dogs": 1, "fish": 1}}
+                              "val": {"cats": 1, "dogs": 1, "fish": 1},
+                              "test": {"cats": 1, "dogs": 1, "fish": 1}}
     # A cap takes a subset of the uncapped split, and the same one every time.
     full = split_files(scan, seed=5)
     assert as_set(files.train) <= as_set(full.train)
@@ -129,7 +191,7 @@ def test_per_class_caps(flat_folder):
 @pytest.mark.filterwarnings("ignore:class folder empty class")
 def test_bad_files_never_reach_the_split(zoo):
     files = split_files(scan_folder(zoo.root), seed=0)
-    used = {p for p, _ in files.train + files.val}
+    used = {p for p, _ in files.train + files.val + files.test}
     assert used == set(zoo.good.values())
     assert not used & set(zoo.bad) and not used & set(zoo.junk)
 
@@ -263,9 +325,13 @@ def test_load_splits_unpacks_and_carries_files_and_scan(split_folder):
     assert class_names == ["cats", "dogs"] == splits.class_names
     assert splits.train_ds is train_ds and splits.val_ds is val_ds
     assert splits.scan.root == split_folder.resolve()
-    assert len(splits.files.train) == 12 and len(splits.files.val) == 6
+    # val/ (3 per class) is cut in two: validation picks, test grades.
+    assert len(splits.files.train) == 12
+    assert len(splits.files.val) + len(splits.files.test) == 6
     n_val = sum(int(x.shape[0]) for x, _ in val_ds)
-    assert n_val == 6
+    assert n_val == len(splits.files.val)
+    n_test = sum(int(x.shape[0]) for x, _ in splits.test_ds)
+    assert n_test == len(splits.files.test) >= 2
     x, y = next(iter(train_ds))
     assert x.shape == (4, 16, 16, 3) and set(y.numpy()) <= {0, 1}
 

@@ -1,7 +1,8 @@
 """Exercise self-checks, one module per notebook (`tlh.checks.nb03`, ...).
 
 Taught in each notebook's Exercises. A check gives a hint rather than the
-answer; each exercise's solution is a collapsed cell below it.
+answer; each exercise's solution is a collapsed cell below it. `lesson`
+checks what a notebook teaches against the run's own numbers.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import importlib
 
 from .core import Verdict, hint, passed, your_turn
+from .lessons import LessonNotShown, LessonResult, lesson, on_course_data
 
-__all__ = ["Verdict", "hint", "passed", "your_turn"]
+__all__ = ["Verdict", "hint", "passed", "your_turn", "lesson", "on_course_data",
+           "LessonNotShown", "LessonResult"]
 
 
 def __getattr__(name: str):

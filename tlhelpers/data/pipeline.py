@@ -1,8 +1,10 @@
-"""Train/validation splits over good files, and tf.data pipelines (cache, prefetch).
+"""Train/validation/test splits over good files, and tf.data pipelines.
 
-Taught in `00_setup_and_data.ipynb`. The split is fixed and seeded when the
-folder has no `val/`; a per-class cap comes from the profile. Images arrive as
-float32 RGB in 0..255: each backbone's own preprocessing is part of the model.
+Taught in `00_setup_and_data.ipynb`. Training photos train, validation photos
+pick (the best epoch, the learning rate, the strategy), test photos grade.
+A split the folder lacks is made by a fixed, seeded hash of each file's name;
+a per-class cap comes from the profile. Images arrive as float32 RGB in
+0..255: each backbone's own preprocessing is part of the model.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ class FileSplit:
     val: list[tuple[Path, int]]
     class_names: list[str]
     root: Path
+    test: list[tuple[Path, int]] = dataclasses.field(default_factory=list)
+    # How the test photos were found: "folder" (test/), "held out" (a seeded
+    # part of the photos), "validation" (too few photos: the validation photos
+    # grade too, which reads high because they also picked).
+    test_source: str = "folder"
 
     def counts(self) -> dict[str, dict[str, int]]:
         """split -> class -> number of images."""
         out = {}
-        for split, items in (("train", self.train), ("val", self.val)):
+        for split, items in (("train", self.train), ("val", self.val),
+                             ("test", self.test)):
             per = {name: 0 for name in self.class_names}
             for _, label in items:
                 per[self.class_names[label]] += 1
@@ -42,12 +50,13 @@ class FileSplit:
 
 
 class Splits(tuple):
-    """`(train_ds, val_ds, class_names)`, with `.files` (a FileSplit) and `.scan`."""
+    """`(train_ds, val_ds, class_names)`, with `.test_ds`, `.files` (a FileSplit), `.scan`."""
 
-    def __new__(cls, train_ds, val_ds, class_names, files, scan):
+    def __new__(cls, train_ds, val_ds, class_names, files, scan, test_ds=None):
         obj = super().__new__(cls, (train_ds, val_ds, class_names))
         obj.files = files
         obj.scan = scan
+        obj.test_ds = test_ds
         return obj
 
     @property
@@ -100,54 +109,86 @@ def _rank(path: Path, scan: FolderScan, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0 ** 64
 
 
-def _hold_out(files: list[Path], scan: FolderScan, val_fraction: float,
-              seed: int) -> tuple[list[Path], list[Path]]:
-    """(train, val) for one class: each file's side depends on its own name only.
+def _hold_out(files: list[Path], scan: FolderScan, fractions: tuple[float, ...],
+              seed: int, salt: str = "split") -> list[list[Path]]:
+    """[kept, part 1, part 2, ...] for one class: each file's side depends on its name.
 
-    So adding photos never moves one that was there between train and val. A
-    class of two or more keeps at least one image on each side: the file
-    nearest the cut-off crosses over when the hash left a side empty (and may
-    cross back once added photos fill that side: only in such tiny classes).
+    A file goes to part k when its rank falls in the k-th slice of `fractions`
+    (from 0 up), so adding photos never moves one that was there, and a part
+    that is added later (the test part) leaves the earlier ones as they were.
+    A class has an image in `kept`, then in each part in turn, while it has
+    images for them: the file nearest a cut-off crosses over when the hash
+    left a side empty (only in tiny classes).
     """
-    if len(files) < 2:
-        return list(files), []
-    rank = {f: _rank(f, scan, f"{seed}-split") for f in files}
-    val = {f for f in files if rank[f] < val_fraction}
-    if not val:
-        val = {min(files, key=lambda f: (rank[f], f))}
-    elif len(val) == len(files):
-        val.discard(max(files, key=lambda f: (rank[f], f)))
-    return [f for f in files if f not in val], [f for f in files if f in val]
+    rank = {f: _rank(f, scan, f"{seed}-{salt}") for f in files}
+    edges = np.cumsum((0.0,) + tuple(fractions))
+    parts = [[f for f in files if lo <= rank[f] < hi]
+             for lo, hi in zip(edges[:-1], edges[1:])]
+    kept = [f for f in files if rank[f] >= edges[-1]]
+    sides = [kept] + parts
+    for i, side in enumerate(sides):  # kept first, then each part in order
+        if side:
+            continue
+        # A side may take from one with files to spare, or take the only file
+        # of a side after it (training, then validation, come first).
+        donors = [d for j, d in enumerate(sides)
+                  if j != i and (len(d) > 1 or (j > i and d))]
+        if not donors:
+            continue
+        donor = max(donors, key=len)
+        # The donor's file nearest this side's slice of the hash moves.
+        moved = (max if side is kept else min)(donor, key=lambda f: (rank[f], f))
+        donor.remove(moved)
+        side.append(moved)
+    return [sorted(side) for side in sides]
 
 
 def split_files(scan: FolderScan, train_per_class: int | None = None,
                 val_per_class: int | None = None, val_fraction: float = 0.2,
-                seed: int = 42) -> FileSplit:
-    """Fixed, seeded train/val file lists from a scan, capped per class.
+                seed: int = 42, test_fraction: float = 0.2) -> FileSplit:
+    """Fixed, seeded train/val/test file lists from a scan, capped per class.
 
-    Taught in `00_setup_and_data.ipynb`. Without a `val/` folder, a hash of
-    each file's name and the seed picks its side (about `val_fraction` of
-    each class), and a cap keeps the files that hash lowest: adding photos
-    to a folder never moves an earlier one between the splits.
+    Taught in `00_setup_and_data.ipynb`. Folders the scan found are kept as
+    they are (`train/`, `val/`, `test/`). Without `val/`, a hash of each
+    file's name and the seed holds out about `val_fraction` of each class;
+    without `test/`, about `test_fraction` more (flat folders and `train/`
+    alone), or half of `val/` when there is one. A cap keeps the files that
+    hash lowest: adding photos never moves an earlier one between splits.
     """
     if not scan.usable:
         raise ValueError(f"{scan.root} cannot be used for training: "
                          + "; ".join(scan.problems))
     _check_fraction(val_fraction)
+    _check_fraction(test_fraction)
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(f"val_fraction + test_fraction = "
+                         f"{val_fraction + test_fraction:g} leaves no training "
+                         "photos; expected a sum below 1")
     train_per_class = _check_count("train_per_class", train_per_class)
     val_per_class = _check_count("val_per_class", val_per_class)
     for message in scan.warnings:
         warnings.warn(message, stacklevel=3)
     class_names = scan.class_names
-    if scan.layout == "split" and "val" in scan.good:
-        train_src = scan.good["train"]
-        val_src = scan.good["val"]
-    else:
-        source = scan.good.get("train") or scan.good["all"]
-        train_src, val_src = {}, {}
-        for name in class_names:
+    has = scan.good if scan.layout == "split" else {}
+    source = scan.good.get("train") or scan.good["all"]
+    train_src, val_src, test_src = {}, {}, {}
+    for name in class_names:
+        files = sorted(source.get(name, []))
+        if "val" in has and "test" in has:
+            train_src[name] = files
+            val_src[name] = sorted(has["val"].get(name, []))
+            test_src[name] = sorted(has["test"].get(name, []))
+        elif "val" in has:  # val/ is cut in two: one half picks, the other grades
+            train_src[name] = files
+            val_src[name], test_src[name] = _hold_out(
+                sorted(has["val"].get(name, [])), scan, (0.5,), seed, "test")
+        elif "test" in has:
             train_src[name], val_src[name] = _hold_out(
-                sorted(source.get(name, [])), scan, val_fraction, seed)
+                files, scan, (val_fraction,), seed)
+            test_src[name] = sorted(has["test"].get(name, []))
+        else:
+            train_src[name], val_src[name], test_src[name] = _hold_out(
+                files, scan, (val_fraction, test_fraction), seed)
 
     def take(src, cap, tag):
         items = []
@@ -160,9 +201,18 @@ def split_files(scan: FolderScan, train_per_class: int | None = None,
             items += [(f, label) for f in files]
         return items
 
-    return FileSplit(train=take(train_src, train_per_class, "train"),
-                     val=take(val_src, val_per_class, "val"),
-                     class_names=class_names, root=scan.root)
+    val = take(val_src, val_per_class, "val")
+    test = take(test_src, val_per_class, "test")
+    test_source = "folder" if "test" in has else "held out"
+    if not test:
+        warnings.warn(
+            f"{scan.root}: too few photos for a test split; the validation "
+            "photos grade too, and read high because they also picked "
+            "(add a test/ folder or more photos per class)", stacklevel=3)
+        test, test_source = list(val), "validation"
+    return FileSplit(train=take(train_src, train_per_class, "train"), val=val,
+                     class_names=class_names, root=scan.root, test=test,
+                     test_source=test_source)
 
 
 def batch_size_for_replicas(batch_size: int, n_items: int) -> int:
@@ -313,8 +363,9 @@ def load_splits(path=None, image_size: int | None = None,
                 train_per_class: int | None | str = "profile",
                 val_per_class: int | None | str = "profile",
                 val_fraction: float = 0.2, seed: int = 42,
-                scan: FolderScan | None = None) -> Splits:
-    """Train and validation pipelines over the good files, and the class names.
+                scan: FolderScan | None = None,
+                test_fraction: float = 0.2) -> Splits:
+    """Train and validation pipelines and the class names; `.test_ds` grades.
 
     Taught in `00_setup_and_data.ipynb`. Sizes default to the active profile;
     `path` defaults to `TLH_DATASET` (or the registry's default dataset).
@@ -337,12 +388,14 @@ def load_splits(path=None, image_size: int | None = None,
     _check_count("train_per_class", train_per_class)
     _check_count("val_per_class", val_per_class)
     _check_fraction(val_fraction)
+    _check_fraction(test_fraction)
     if scan is not None and path is None:
         folder = scan.root  # the scan says which folder; no dataset lookup
     else:
         folder = get_dataset(path)
         scan = scan if scan is not None else scan_folder(folder)
-    files = split_files(scan, train_per_class, val_per_class, val_fraction, seed)
+    files = split_files(scan, train_per_class, val_per_class, val_fraction, seed,
+                        test_fraction)
     if not files.val:
         raise ValueError(f"{folder}: no validation images; add a val/ folder or "
                          "more images per class")
@@ -351,4 +404,6 @@ def load_splits(path=None, image_size: int | None = None,
                             seed=seed, skip_unreadable=True)
     val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
                           skip_unreadable=True)
-    return Splits(train_ds, val_ds, files.class_names, files, scan)
+    test_ds = make_dataset(files.test, image_size, batch_size, shuffle=False,
+                           skip_unreadable=True)
+    return Splits(train_ds, val_ds, files.class_names, files, scan, test_ds)

@@ -1,8 +1,8 @@
 """Scan an image folder: classes, good images, bad files with a reason, ignored junk.
 
 Taught in `00_setup_and_data.ipynb`; also `python -m tlhelpers check-data DIR`.
-Layouts: `DIR/train/<class>` with `DIR/val/<class>` (or `validation/`), or
-`DIR/<class>`. Every candidate image is fully decoded once, so a bad file is
+Layouts: `DIR/train/<class>` with `DIR/val/<class>` (or `validation/`) and
+`DIR/test/<class>` (each optional beside `train/`), or `DIR/<class>`. Every candidate image is fully decoded once, so a bad file is
 reported here and never reaches (or stops) an epoch.
 """
 
@@ -22,7 +22,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".ti
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 # Folders that tools leave beside photos (macOS zips, Jupyter, Synology).
 JUNK_DIRS = {"__macosx", "@eadir"}
-SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val"}
+SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,8 +247,9 @@ def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
 
     scan = FolderScan(root=root, layout=layout, good={}, bad=[], ignored=[],
                       problems=[], warnings=[])
-    if layout == "flat" and "val" in split_dirs:
-        scan.problems.append("found val/ but no train/ folder beside it")
+    if layout == "flat" and split_dirs:
+        found = "/ and ".join(sorted(split_dirs))
+        scan.problems.append(f"found {found}/ but no train/ folder beside it")
     candidates: list[tuple[str, str, Path]] = []
     for split, split_root in roots.items():
         scan.good[split] = {}
@@ -308,3 +309,8 @@ def _judge(scan: FolderScan) -> None:
                 + ", ".join(sorted(train - val)))
     elif scan.layout == "split":
         scan.warnings.append("no val/ folder: a fixed, seeded split of train/ is used")
+    if scan.layout == "split" and "test" in scan.good:
+        test = {c for c, f in scan.good["test"].items() if f}
+        if test - set(usable):
+            scan.problems.append(
+                "test/ has classes that train/ lacks: " + ", ".join(sorted(test - set(usable))))

@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import config, models
 from ..data.pipeline import make_dataset
-from ..training.recipes import check_epochs, check_lr, compile_for_training, fit
+from ..training.recipes import (check_epochs, check_lr, compile_for_training, fit,
+                                test_accuracy)
 from .stored import copy_head, store_activations, stored_model
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
@@ -88,9 +89,9 @@ def _count(variables) -> int:
 def _fit_quiet(model, train, val, epochs, lr, seed):
     keras.utils.set_random_seed(seed)
     compile_for_training(model, lr)
-    # The last epoch's weights stay: picking the best epoch on the validation
-    # set would let the set that reports the accuracy also choose it.
-    return fit(model, train, val, epochs, live_plot=False, restore_best=False)
+    # Validation picks the best epoch (its weights come back); the test
+    # photos, which picked nothing, grade the result.
+    return fit(model, train, val, epochs, live_plot=False, restore_best=True)
 
 
 def _final_val(result) -> float:
@@ -107,6 +108,11 @@ def _fine_tune_stored(model, base, depth, train, val, epochs, lr, seed):
     return top, _fit_quiet(top, train, val, epochs, lr, seed)
 
 
+def _test_of(stored, depth):
+    return stored.split("test", depth) if stored.test else \
+        stored.split("val", depth)
+
+
 # ----------------------------------------------------- the comparisons
 
 def _say(progress: bool, text: str) -> None:
@@ -121,19 +127,20 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
                        lr: float = 1e-5, seed: int = 42, stored=None,
                        progress: bool = True):
-    """Validation accuracy (last epoch) and training seconds of each strategy and size.
+    """Test accuracy and training seconds of each strategy and training-set size.
 
     Taught in `04_choosing_a_strategy.ipynb`. `files`: the FileSplit of
     `data.load_splits()` (`splits.files`); `sizes`: images per class (default:
-    the profile's `sweep_sizes`). Every size is validated on the same, whole
-    validation set. Scratch is the small CNN of notebook 01 with augmentation;
-    feature extraction trains the seed's head on stored features; fine-tuning
-    continues from that head with the top `n_unfrozen` layers unfrozen at `lr`
-    (its row reports the fine-tuning phase; seconds include the head phase).
-    `final_val_accuracy` is the last epoch's, on which the strategies are
-    ranked; `best_val_accuracy` is the best epoch's on the same validation
-    set (optimistic). `seconds` counts training only: the one pass of the
-    base that stores the activations is in `.attrs["prepare_seconds"]`.
+    the profile's `sweep_sizes`). Every size is validated and tested on the
+    same, whole validation and test sets. Scratch is the small CNN of
+    notebook 01 with augmentation; feature extraction trains the seed's head
+    on stored features; fine-tuning continues from that head with the top
+    `n_unfrozen` layers unfrozen at `lr` (its row reports the fine-tuning
+    phase; seconds include the head phase). Validation picks each run's best
+    epoch (`best_val_accuracy`, optimistic because it picked);
+    `test_accuracy`, on photos that picked nothing, ranks the strategies.
+    `seconds` counts training only: the one pass of the base that stores the
+    activations is in `.attrs["prepare_seconds"]`.
     Returns a DataFrame with `.attrs["histories"]`: (strategy, size) -> history.
     """
     import pandas as pd
@@ -154,21 +161,23 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                                    progress=progress)
     val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
                           skip_unreadable=True)
-    val_top = (stored.val[0], stored.val_labels)
-    val_low = (stored.val[n_unfrozen], stored.val_labels)
+    test_ds = make_dataset(getattr(files, "test", None) or files.val, image_size,
+                           batch_size, shuffle=False, skip_unreadable=True)
+    val_top = stored.split("val", 0)
+    val_low = stored.split("val", n_unfrozen)
     rows, histories = [], {}
 
-    def record(strategy, size, n_train, result, seconds, epochs):
+    def record(strategy, size, n_train, result, seconds, epochs, test):
         hist = result.history
         rows.append({"strategy": strategy, "images_per_class": size,
-                     "train_images": n_train,
-                     "final_val_accuracy": _final_val(result),
+                     "train_images": n_train, "test_accuracy": test,
                      "best_val_accuracy": result.best_val_accuracy,
+                     "final_val_accuracy": _final_val(result),
                      "final_train_accuracy": hist["accuracy"][-1],
                      "epochs": epochs, "seconds": round(seconds, 2)})
         histories[(strategy, size)] = hist
-        _say(progress, f"{strategy:>18}, {size:>4} per class: val accuracy "
-                       f"{_final_val(result):.3f} (last epoch) in {seconds:.1f} s")
+        _say(progress, f"{strategy:>18}, {size:>4} per class: test accuracy "
+                       f"{test:.3f} in {seconds:.1f} s")
 
     model = models.build_classifier(base_model, n_classes)
     with _Restore(model, base_model) as restore:
@@ -184,7 +193,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
             result = _fit_quiet(scratch, train_ds, val_ds, scratch_epochs, 1e-3,
                                 seed)
             record("scratch", size, len(idx), result, result.seconds,
-                   scratch_epochs)
+                   scratch_epochs, test_accuracy(scratch, test_ds))
 
             keras.utils.set_random_seed(seed)
             head = models.build_head(stored.train[0].shape[1:], n_classes)
@@ -192,23 +201,26 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                                             stored.train_labels[idx]),
                                      val_top, head_epochs, 1e-3, seed)
             record("feature-extraction", size, len(idx), head_result,
-                   head_result.seconds, head_epochs)
+                   head_result.seconds, head_epochs,
+                   test_accuracy(head, _test_of(stored, 0)))
 
             restore.reset()
             copy_head(head, model, base_model)
-            _, tuned = _fine_tune_stored(
+            top, tuned = _fine_tune_stored(
                 model, base_model, n_unfrozen,
                 (stored.train[n_unfrozen][idx], stored.train_labels[idx]),
                 val_low, fine_tune_epochs, lr, seed)
             record("fine-tuning", size, len(idx), tuned,
                    head_result.seconds + tuned.seconds,
-                   head_epochs + fine_tune_epochs)
+                   head_epochs + fine_tune_epochs,
+                   test_accuracy(top, _test_of(stored, n_unfrozen)))
 
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["prepare_cached"] = stored.from_cache
     frame.attrs["n_val"] = len(files.val)
+    frame.attrs["n_test"] = len(stored.test_labels if stored.test else files.val)
     frame.attrs["n_classes"] = n_classes
     frame.attrs["n_unfrozen"] = n_unfrozen
     frame.attrs["lr"] = lr
@@ -227,10 +239,11 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     it, so runs differ only by depth and rate. Depth 0 keeps training the
     head alone. `images_per_class` trains every run on the same seeded subset
     (a deep unfreeze costs time in proportion to the images), validated on the
-    whole validation set. Returns a DataFrame (one row per run, with the validation
-    accuracy the runs started from: the head's last epoch) with
-    `.attrs["histories"]`. Runs are compared on `final_val_accuracy`;
-    `best_val_accuracy` (best epoch, same validation set) is optimistic.
+    whole validation and test sets. Returns a DataFrame (one row per run, with
+    the test accuracy the runs started from: the head's best epoch by
+    validation) with `.attrs["histories"]`. Validation picks each run's best
+    epoch (`best_val_accuracy`, optimistic because it picked); runs are
+    compared on `test_accuracy` and its `change` from the start.
     """
     import pandas as pd
 
@@ -252,10 +265,9 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     keras.utils.set_random_seed(seed)
     head = models.build_head(stored.train[0].shape[1:], n_classes)
     head_result = _fit_quiet(head, (stored.train[0][idx], train_labels[idx]),
-                             (stored.val[0], stored.val_labels),
-                             head_epochs, 1e-3, seed)
-    start = _final_val(head_result)
-    _say(progress, f"head trained: validation accuracy {start:.3f} "
+                             stored.split("val", 0), head_epochs, 1e-3, seed)
+    start = test_accuracy(head, _test_of(stored, 0))
+    _say(progress, f"head trained: test accuracy {start:.3f} "
                    f"({head_result.seconds:.1f} s); every run starts here")
     rows, histories = [], {}
     model = models.build_classifier(base_model, n_classes)
@@ -271,22 +283,23 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                 top, result = _fine_tune_stored(
                     model, base_model, depth,
                     (stored.train[depth][idx], train_labels[idx]),
-                    (stored.val[depth], stored.val_labels), epochs, lr, seed)
-                val = result.history["val_accuracy"]
+                    stored.split("val", depth), epochs, lr, seed)
+                test = test_accuracy(top, _test_of(stored, depth))
                 rows.append({"n_unfrozen": depth,
                              "unfrozen": (f"{unfrozen[0]}..{unfrozen[-1]}"
                                           if unfrozen else "(head only)"),
                              "lr": lr,
                              "trainable_base_params":
                                  _count(top.trainable_weights) - head_params,
-                             "start_val_accuracy": start,
+                             "start_test_accuracy": start,
+                             "test_accuracy": test,
                              "best_val_accuracy": result.best_val_accuracy,
-                             "final_val_accuracy": val[-1],
-                             "change": val[-1] - start,
+                             "final_val_accuracy": result.history["val_accuracy"][-1],
+                             "change": test - start,
                              "seconds": round(result.seconds, 2)})
                 histories[(depth, lr)] = result.history
-                _say(progress, f"unfreeze {depth:>2} at lr {lr:.0e}: val accuracy "
-                               f"{start:.3f} -> {val[-1]:.3f} in "
+                _say(progress, f"unfreeze {depth:>2} at lr {lr:.0e}: test accuracy "
+                               f"{start:.3f} -> {test:.3f} in "
                                f"{result.seconds:.1f} s")
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
@@ -295,5 +308,6 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     frame.attrs["train_images"] = len(idx)
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["n_val"] = len(files.val)
+    frame.attrs["n_test"] = len(stored.test_labels if stored.test else files.val)
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")
     return frame

@@ -34,6 +34,17 @@ class StoredActivations:
     val_labels: np.ndarray
     seconds: float                 # computing (or loading) them all
     from_cache: bool               # every array was loaded from disk
+    test: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    test_labels: np.ndarray | None = None
+
+    def split(self, name: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """`(x, y)` of "train", "val" or "test" at an unfreeze depth."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"split={name!r}: expected 'train', 'val' or 'test'")
+        arrays = getattr(self, name)
+        if depth not in arrays:
+            raise KeyError(f"depth {depth} was not stored; stored: {sorted(arrays)}")
+        return arrays[depth], getattr(self, f"{name}_labels")
 
 
 def _between(base: keras.Model, low: str, high: str | None) -> keras.Model:
@@ -107,16 +118,23 @@ def store_activations(base: keras.Model, files, depths=(0,),
                                view, precision) for view in views]
     val_sets = _store_cuts(base, files.val, layers, batch_size, progress, None,
                            precision)
+    # A FileSplit always has test photos (`split_files` falls back to the
+    # validation ones); a hand-made one may not.
+    test_items = getattr(files, "test", None) or files.val
+    test_sets = _store_cuts(base, test_items, layers, batch_size, progress, None,
+                            precision)
     # One view: its arrays themselves, no copy (`stack` returns the set).
     train_sets = {layer: features.stack(*[sets[layer] for sets in train_views])
                   for layer in layers}
     train = {depth_of[layer]: train_sets[layer].features for layer in layers}
     val = {depth_of[layer]: val_sets[layer].features for layer in layers}
-    every = [s for sets in train_views + [val_sets] for s in sets.values()]
+    test = {depth_of[layer]: test_sets[layer].features for layer in layers}
+    every = [s for sets in train_views + [val_sets, test_sets] for s in sets.values()]
     return StoredActivations(train, val, train_sets[layers[0]].labels,
                              val_sets[layers[0]].labels,
                              time.perf_counter() - started,
-                             all(s.from_cache for s in every))
+                             all(s.from_cache for s in every),
+                             test, test_sets[layers[0]].labels)
 
 
 def cannot_cut(base: keras.Model, layer: str) -> bool:

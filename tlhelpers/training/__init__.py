@@ -20,6 +20,7 @@ from .recipes import (
                       save_model,
                       saved_model_path,
                       set_random_states,
+                      test_accuracy,
                       train_head,
 )
 from .runlog import RunLog
@@ -30,4 +31,5 @@ __all__ = [
     "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
     "save_model", "saved_model_path", "train_head", "RunLog", "fresh_dataset",
     "random_states", "set_random_states", "HeadResult", "retrain_head",
+    "test_accuracy",
 ]

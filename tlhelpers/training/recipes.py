@@ -73,6 +73,30 @@ def array_batch_sizes(train, val) -> dict:
     return sizes
 
 
+def test_accuracy(model: keras.Model, test) -> float:
+    """Accuracy on the held-out test photos, which picked nothing; taught in `02`.
+
+    `test`: an `(x, y)` tuple of arrays (stored features) or a tf.data dataset
+    of (images, labels), as `load_splits()` gives in `.test_ds`.
+    """
+    if isinstance(test, tuple):
+        x, y = test
+        batch = batch_size_for_replicas(config.get_profile().batch_size, len(y))
+        probs = model.predict(x, batch_size=batch, verbose=0)
+        labels = np.asarray(y)
+    else:
+        probs, labels = [], []
+        for images, batch_labels in test:
+            probs.append(np.asarray(model(images, training=False)))
+            labels.append(np.asarray(batch_labels))
+        if not labels:
+            raise ValueError("the test set is empty: nothing to grade")
+        probs, labels = np.concatenate(probs), np.concatenate(labels)
+    if len(labels) == 0:
+        raise ValueError("the test set is empty: nothing to grade")
+    return float(np.mean(np.argmax(probs, axis=-1) == labels))
+
+
 GO_ON = "To continue, run the same cell again: training goes on from these weights."
 
 
