@@ -94,14 +94,19 @@ def test_run_feature_extraction_json_on_unseen_folder_with_a_gif(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(summary) == {"strategy", "backbone", "weights", "train_images",
-                            "val_images", "classes", "val_accuracy", "epochs",
+                            "val_images", "test_images", "test_source", "classes",
+                            "val_accuracy", "test_accuracy", "epochs",
                             "seconds", "peak_memory_mb", "flip", "precision",
                             "replicas"}
     assert summary["strategy"] == "feature-extraction"
     assert summary["weights"] == "random"
-    assert summary["train_images"] + summary["val_images"] == 13
+    # A flat folder: validation and test photos are held out by name.
+    assert summary["test_source"] == "held out" and summary["test_images"] >= 2
+    assert summary["train_images"] + summary["val_images"] \
+        + summary["test_images"] == 13
     assert summary["classes"] == ["blue", "red"]
     assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
 
 
 def test_run_reports_an_unusable_folder_with_exit_1(tmp_path):

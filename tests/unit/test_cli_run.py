@@ -34,9 +34,14 @@ def test_run_scratch_succeeds(folder, capsys):
     summary = summary_of(out)
     assert summary["strategy"] == "scratch" and summary["backbone"] == "small_cnn"
     assert summary["weights"] == "none" and summary["epochs"] == 1
-    assert (summary["train_images"], summary["val_images"]) == (12, 6)
+    # val/ (3 per class) is cut in two: validation picks, test grades.
+    assert summary["train_images"] == 12
+    assert summary["val_images"] + summary["test_images"] == 6
+    assert summary["test_source"] == "held out"
     assert 0.0 <= summary["val_accuracy"] <= 1.0
     assert f"best validation accuracy {summary['val_accuracy']:.3f}" in out
+    assert f"test accuracy {summary['test_accuracy']:.3f} on " \
+        f"{summary['test_images']} held-out test photos" in out
 
 
 def test_run_hides_keras_reminders_as_the_notebooks_do(folder):
@@ -60,7 +65,19 @@ def test_run_fine_tuning_json(folder, capsys):
     assert summary["epochs"] == 2  # one head epoch, one fine-tuning epoch
     assert summary["classes"] == ["blue", "red"]
     assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert 0.0 <= summary["head_test_accuracy"] <= 1.0
+    assert summary["lr"] == 1e-4
     assert summary["peak_memory_mb"] > 100  # TensorFlow alone takes more
+
+
+def test_run_fine_tuning_uses_the_profiles_rate_by_default(folder, capsys):
+    from tlhelpers import config
+
+    assert main(["run", "fine-tuning", "--data", str(folder), *FAST,
+                 "--weights", "random", "--json"]) == 0
+    assert summary_of(capsys.readouterr().out)["lr"] == \
+        config.get_profile("quick").fine_tune_lr
 
 
 @pytest.fixture
@@ -87,19 +104,20 @@ def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys, passes,
     argv = ["run", "fine-tuning", "--data", str(folder), *FAST, "--weights",
             "random", "--unfreeze", "4", "--precision", "float32", "--json"]
     assert main(argv) == 0
-    # One pass up to block4_pool over the training photos, their mirror images
-    # and the validation photos; the head's input (the base's output) is
-    # computed from those arrays.
-    assert [p[:3] for p in passes] == [(12, ["block4_pool"], None),
-                                       (12, ["block4_pool"], "flip"),
-                                       (6, ["block4_pool"], None)]
+    # One pass up to block4_pool over the training photos, their mirror images,
+    # the validation and the test photos (val/ cut in two); the head's input
+    # (the base's output) is computed from those arrays.
+    assert [p[:3] for p in passes[:2]] == [(12, ["block4_pool"], None),
+                                           (12, ["block4_pool"], "flip")]
+    assert [p[1:3] for p in passes[2:]] == [(["block4_pool"], None)] * 2
+    assert sum(p[0] for p in passes[2:]) == 6
     summary = summary_of(capsys.readouterr().out)
     assert summary["epochs"] == 2
     assert (summary["flip"], summary["precision"]) == (True, "float32")
     passes.clear()
     monkeypatch.setenv("TLH_HOME", str(tmp_path / "empty"))  # nothing stored
     assert main([*argv, "--no-flip"]) == 0
-    assert [view for _, _, view, _ in passes] == [None, None]
+    assert [view for _, _, view, _ in passes] == [None, None, None]
     assert summary_of(capsys.readouterr().out)["flip"] is False
 
 
@@ -107,16 +125,18 @@ def test_run_feature_extraction_passes_as_notebook_02_does(folder, capsys, passe
     argv = ["run", "feature-extraction", "--data", str(folder), *FAST,
             "--weights", "random", "--json"]
     assert main([*argv, "--precision", "bfloat16"]) == 0
-    # The base's output of the training photos, their mirror images and the
-    # validation photos, in the precision asked for.
-    assert passes == [(12, [None], None, "bfloat16"), (12, [None], "flip", "bfloat16"),
-                      (6, [None], None, "bfloat16")]
+    # The base's output of the training photos, their mirror images, the
+    # validation and the test photos, in the precision asked for.
+    assert passes[:2] == [(12, [None], None, "bfloat16"),
+                          (12, [None], "flip", "bfloat16")]
+    assert [p[1:] for p in passes[2:]] == [([None], None, "bfloat16")] * 2
+    assert sum(p[0] for p in passes[2:]) == 6
     summary = summary_of(capsys.readouterr().out)
     assert (summary["flip"], summary["precision"]) == (True, "bfloat16")
     assert summary["epochs"] == 1 and "lr" not in summary
     passes.clear()
     assert main([*argv, "--no-flip", "--precision", "float32"]) == 0
-    assert [view for _, _, view, _ in passes] == [None, None]
+    assert [view for _, _, view, _ in passes] == [None, None, None]
     assert summary_of(capsys.readouterr().out)["flip"] is False
 
 
@@ -145,6 +165,7 @@ def test_an_interrupt_in_the_first_epoch_is_reported(strategy, folder, capsys,
     assert status == 130
     assert "best validation accuracy n/a" in out and "interrupted" in out
     assert summary_of(out)["val_accuracy"] is None
+    assert summary_of(out)["test_accuracy"] is None
     assert summary_of(out)["epochs"] == 0
     assert len(calls) == 1  # fine-tuning does not start after an interrupted head
 

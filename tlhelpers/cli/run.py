@@ -2,8 +2,9 @@
 
 STRATEGY is `scratch` (notebook 01), `feature-extraction` (02: stored features
 and the course's head) or `fine-tuning` (03: head, then the top N layers at a
-low rate). `--json` ends the output with one line of results. An interrupt
-(Ctrl-C) stops the run, reports what finished and exits with 130.
+low rate). Validation picks each phase's best epoch; the held-out test photos
+grade the result. `--json` ends the output with one line of results. An
+interrupt (Ctrl-C) stops the run, reports what finished and exits with 130.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--epochs", help="epochs per phase (default: profile)")
     parser.add_argument("--unfreeze", default="4",
                         help="top base layers to unfreeze for fine-tuning (default 4)")
-    parser.add_argument("--lr", default="6e-5",
-                        help="fine-tuning learning rate (default 6e-5, the rate "
-                             "notebook 03's range test suggests)")
+    parser.add_argument("--lr",
+                        help="fine-tuning learning rate (default: the profile's "
+                             "fine_tune_lr, 5e-5, chosen by measurement)")
     parser.add_argument("--image-size", help="square input size (default: profile)")
     # None when not given: scratch refuses both (it has no frozen layers).
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction,
@@ -101,7 +102,7 @@ def validate(args) -> dict:
         raise UsageError(f"--image-size: {err}") from None
     epochs = _int_option("--epochs", args.epochs, 1, 1000)
     try:
-        lr = check_lr(args.lr)
+        lr = check_lr(profile.fine_tune_lr if args.lr is None else args.lr)
     except ValueError:
         raise UsageError(f"--lr={args.lr!r} is not valid; expected a number in "
                          "(0, 1]") from None
@@ -164,6 +165,7 @@ def execute(args) -> int:
         result = training.fit(model, train_ds, val_ds, epochs or profile.scratch_epochs,
                               live_plot=False, verbose=EPOCH_LINES)
         epochs_run = result.epochs_done
+        scores = {"test_accuracy": _graded(result, model, splits.test_ds)}
     else:
         weights = None if args.weights == "random" else args.weights
         try:
@@ -178,8 +180,8 @@ def execute(args) -> int:
             raise UsageError(f"--weights: {err}") from None
         weights_used = base_model.tlh_weights
         try:
-            result, epochs_run = _transfer(args, opts, base_model, splits,
-                                           n_classes, epochs, profile)
+            result, epochs_run, scores = _transfer(args, opts, base_model, splits,
+                                                   n_classes, epochs, profile)
         except features.PrecisionUnsupportedError as err:
             raise UsageError(f"--precision {opts['precision']}: {err}") from None
     seconds = time.perf_counter() - started
@@ -187,7 +189,9 @@ def execute(args) -> int:
         "strategy": args.strategy, "backbone": args.backbone if
         args.strategy != "scratch" else "small_cnn", "weights": weights_used,
         "train_images": len(splits.files.train), "val_images": len(splits.files.val),
+        "test_images": len(splits.files.test), "test_source": splits.files.test_source,
         "classes": class_names, "val_accuracy": result.best_val_accuracy,
+        **scores,
         "epochs": epochs_run, "seconds": round(seconds, 1), "replicas": replicas,
         "peak_memory_mb": _peak_memory_mb(),
     }
@@ -197,24 +201,44 @@ def execute(args) -> int:
     if args.strategy == "fine-tuning":
         summary.update(lr=opts["lr"], unfreeze=opts["unfreeze"])
     # None when interrupted before the first epoch ended.
-    accuracy = ("n/a" if result.best_val_accuracy is None
-                else f"{result.best_val_accuracy:.3f}")
-    print(f"{args.strategy}: best validation accuracy "
-          f"{accuracy} on {summary['val_images']} images, "
-          f"{n_classes} classes, {epochs_run} epoch(s), {seconds:.0f} s "
-          f"(weights: {weights_used})"
+    test = summary["test_accuracy"]
+    accuracy = "n/a" if test is None else f"{test:.3f}"
+    picked = ("n/a" if result.best_val_accuracy is None
+              else f"{result.best_val_accuracy:.3f}")
+    head = (f" (head phase {summary['head_test_accuracy']:.3f})"
+            if summary.get("head_test_accuracy") is not None else "")
+    print(f"{args.strategy}: test accuracy {accuracy}{head} on "
+          f"{summary['test_images']} {_test_words(splits.files.test_source)}; "
+          f"best validation accuracy {picked} on {summary['val_images']} (it "
+          f"picked the epoch); {n_classes} classes, {epochs_run} epoch(s), "
+          f"{seconds:.0f} s (weights: {weights_used})"
           + (" - interrupted" if result.interrupted else ""))
     if args.json:
         print(json.dumps(summary))
     return 130 if result.interrupted else 0
 
 
+def _test_words(source: str) -> str:
+    return {"folder": "test photos", "held out": "held-out test photos",
+            "validation": "validation photos (too few photos for a test split)"
+            }[source]
+
+
+def _graded(result, model, test) -> float | None:
+    """Test accuracy of the picked weights; None when no epoch finished."""
+    from .. import training
+
+    if result.best_val_accuracy is None:
+        return None
+    return round(training.test_accuracy(model, test), 4)
+
+
 def _transfer(args, opts, base_model, splits, n_classes, epochs, profile):
-    """Feature extraction or fine-tuning on `base_model`: (result, epochs run)."""
+    """Feature extraction or fine-tuning on `base_model`: (result, epochs run, scores)."""
     from .. import models
 
     if args.strategy == "feature-extraction":
-        result, epochs_run = _feature_extraction(
+        result, epochs_run, scores = _feature_extraction(
             base_model, splits, n_classes, epochs or profile.head_epochs,
             opts["flip"], opts["precision"])
     else:
@@ -222,11 +246,11 @@ def _transfer(args, opts, base_model, splits, n_classes, epochs, profile):
             models.check_n_unfrozen(base_model, opts["unfreeze"])
         except ValueError as err:
             raise UsageError(f"--unfreeze: {err}") from None
-        result, epochs_run = _fine_tuning(
+        result, epochs_run, scores = _fine_tuning(
             base_model, splits, n_classes, epochs or profile.head_epochs,
             epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
             opts["flip"], opts["precision"])
-    return result, epochs_run
+    return result, epochs_run, scores
 
 
 def _peak_memory_mb() -> float | None:
@@ -266,8 +290,9 @@ def _feature_extraction(base_model, splits, n_classes, epochs, flip=False,
     stored = strategies.store_activations(base_model, splits.files, depths=(0,),
                                           flip_train=flip, precision=precision,
                                           progress=True)
-    _, result = _train_head(stored, n_classes, epochs)
-    return result, result.epochs_done
+    head, result = _train_head(stored, n_classes, epochs)
+    scores = {"test_accuracy": _graded(result, head, stored.split("test", 0))}
+    return result, result.epochs_done, scores
 
 
 def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
@@ -289,8 +314,10 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
     model = models.build_classifier(base_model, n_classes)
     head, result = _train_head(stored, n_classes, head_epochs)
     epochs_run = result.epochs_done
+    head_test = _graded(result, head, stored.split("test", 0))
     if result.interrupted:  # an interrupt stops the whole run
-        return result, epochs_run
+        return result, epochs_run, {"test_accuracy": head_test,
+                                    "head_test_accuracy": head_test}
     strategies.copy_head(head, model, base_model)
     models.set_trainable(base_model, n_unfrozen)
     top = strategies.stored_model(model, base_model, n_unfrozen)
@@ -304,4 +331,6 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
         # Interrupted before a fine-tuning epoch ended: the model holds the
         # head phase's weights, and so its accuracy.
         result = dataclasses.replace(result, best_val_accuracy=head_best)
-    return result, epochs_run + result.epochs_done
+    test = round(training.test_accuracy(top, stored.split("test", n_unfrozen)), 4)
+    return result, epochs_run + result.epochs_done, {
+        "test_accuracy": test, "head_test_accuracy": head_test}

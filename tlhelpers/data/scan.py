@@ -2,8 +2,9 @@
 
 Taught in `00_setup_and_data.ipynb`; also `python -m tlhelpers check-data DIR`.
 Layouts: `DIR/train/<class>` with `DIR/val/<class>` (or `validation/`) and
-`DIR/test/<class>` (each optional beside `train/`), or `DIR/<class>`. Every candidate image is fully decoded once, so a bad file is
-reported here and never reaches (or stops) an epoch.
+`DIR/test/<class>` (each optional beside `train/`), or `DIR/<class>`. Every
+candidate image is fully decoded once, so a bad file is reported here and
+never reaches (or stops) an epoch.
 """
 
 from __future__ import annotations

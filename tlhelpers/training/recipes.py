@@ -81,6 +81,8 @@ def test_accuracy(model: keras.Model, test) -> float:
     """
     if isinstance(test, tuple):
         x, y = test
+        if len(y) == 0:
+            raise ValueError("the test set is empty: nothing to grade")
         batch = batch_size_for_replicas(config.get_profile().batch_size, len(y))
         probs = model.predict(x, batch_size=batch, verbose=0)
         labels = np.asarray(y)
