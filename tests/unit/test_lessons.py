@@ -59,6 +59,24 @@ def test_on_a_learners_photos_it_explains_and_goes_on(course_data, monkeypatch):
     assert "Not shown in this run" in verdict._repr_html_()
 
 
+def test_every_verdict_goes_to_the_lessons_run_log(course_data, monkeypatch):
+    from tlhelpers.training import RunLog
+
+    lesson(True, **{**ARGS, "got": "+4.9 points"})
+    monkeypatch.setenv("TLH_DATASET", "/photos/of/my/garden")
+    lesson(False, **ARGS)
+    rows = RunLog("lessons").rows
+    assert [(r["claim"], r["got"], r["shown"]) for r in rows] == [
+        (ARGS["claim"], "+4.9 points", True), (ARGS["claim"], "-1 point", False)]
+
+
+def test_a_read_only_home_does_not_stop_a_lesson(course_data, monkeypatch, tmp_path):
+    blocker = tmp_path / "a file, not a folder"
+    blocker.write_text("")
+    monkeypatch.setenv("TLH_HOME", str(blocker))
+    assert lesson(True, **{**ARGS, "got": "+4.9 points"})
+
+
 def test_with_random_weights_it_explains_that_nothing_was_pretrained(course_data):
     verdict = lesson(False, **ARGS, weights="random")
     assert not verdict and "random weights" in verdict.message

@@ -5,7 +5,9 @@ that ship with the course and the ImageNet weights, each lesson was measured
 over seeds, so a lesson that does not show is a defect and stops the notebook
 (CI runs it). On a learner's own photos (`TLH_DATASET`) or random weights the
 same outcome can happen without anything being wrong: the notebook says what
-was expected, what came out and why that can happen, and goes on.
+was expected, what came out and why that can happen, and goes on. Every
+verdict also goes to the `lessons` run log, so `python -m tlhelpers course
+--record` keeps each lesson's numbers with the run's measurements.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ def on_course_data() -> bool:
     default = registry.default_dataset()
     return (not requested or requested == default) and \
         registry.DATASETS[default].is_shipped
+
+
+def _record(claim: str, expected: str, got: str, shows: bool) -> None:
+    """Keep the verdict in the `lessons` run log: `course --record` collects it."""
+    from ..training.runlog import RunLog
+
+    try:
+        RunLog("lessons").add(claim=claim, expected=expected, got=got,
+                              shown=bool(shows), status="done")
+    except OSError:
+        pass  # a read-only TLH_HOME: the notebook still shows the verdict
 
 
 class LessonNotShown(AssertionError):
@@ -53,6 +66,7 @@ def lesson(shows: bool, claim: str, *, expected: str, got: str, why: str,
     does not show raises `LessonNotShown`; elsewhere it returns a verdict
     that says so, and the notebook goes on.
     """
+    _record(claim, expected, got, shows)
     if shows:
         return LessonResult(True, f"{claim}: {got}.")
     message = f"{claim}. Expected {expected}; this run: {got}. {why}"
