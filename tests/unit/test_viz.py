@@ -403,6 +403,7 @@ def test_plot_grad_cam_rows_per_model(classifier, base, images):
     assert not np.allclose(fig.tlh_cams["before"].heatmaps,
                            fig.tlh_cams["after"].heatmaps, atol=1e-3)
     assert len([ax for ax in fig.axes if ax.images]) == 3 * 3
+    assert fig.get_supxlabel().startswith("test image")  # the split is named
     with pytest.raises(ValueError, match="labels has 2 entries"):
         viz.plot_grad_cam({"m": classifier}, x[:3], y[:2])
 
@@ -458,8 +459,10 @@ def test_linear_probe_reads_a_linear_signal():
     with pytest.raises(ValueError, match="c=0"):
         viz.linear_probe(train, y[::2], val, y[1::2], c=0)
     fig = viz.plot_probes({"probe": scores}, chance=1 / 3)
-    assert fig.axes[0].get_ylabel() == "validation accuracy"
+    assert fig.axes[0].get_ylabel() == "test accuracy"
     assert len(fig.axes[0].lines) == 2  # the probe and the chance line
+    picked = viz.plot_probes({"probe": scores}, split="validation")
+    assert picked.axes[0].get_ylabel() == "validation accuracy"
 
 
 def test_pooled_features_one_pass_and_stored(base, flat_folder):

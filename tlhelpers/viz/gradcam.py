@@ -156,13 +156,15 @@ def _name(class_names, i) -> str:
 
 
 def plot_grad_cam(models: dict, images, labels, class_names=None,
-                  layer: str | None = None, title: str = "Grad-CAM"):
+                  layer: str | None = None, title: str = "Grad-CAM",
+                  split: str = "test"):
     """Each image with its true label, then one heatmap row per model.
 
     Taught in `05_visualizing_features.ipynb`. `models`: row label -> classifier
     (e.g. {"head trained": ..., "fine-tuned": ...}); each heatmap explains that
     model's predicted class, named above it with its probability (green right,
-    red wrong). The CamResults are on the Figure as `fig.tlh_cams`.
+    red wrong). `split`: where the images come from, named under the figure.
+    The CamResults are on the Figure as `fig.tlh_cams`.
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict: label -> classifier")
@@ -192,7 +194,7 @@ def plot_grad_cam(models: dict, images, labels, class_names=None,
     axes[0, 0].set_ylabel("image", fontsize=9)
     for row, (name, cam) in enumerate(results.items(), start=1):
         axes[row, 0].set_ylabel(f"{name}\n({cam.layer})", fontsize=8)
-    fig.supxlabel("validation image (heatmap: evidence for the predicted class, "
+    fig.supxlabel(f"{split} image (heatmap: evidence for the predicted class, "
                   "red = strong)", fontsize=9)
     fig.supylabel("model", fontsize=9)
     fig.suptitle(title)

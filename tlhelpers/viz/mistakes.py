@@ -93,8 +93,8 @@ def _labelled_images(data, size: int):
 def find_mistakes(model, data, class_names=None) -> Mistakes:
     """A model's probabilities on labelled images; taught in `06_use_your_model.ipynb`.
 
-    data: (path, label) pairs (`splits.files.val`) or a batched tf.data
-    pipeline of (images, labels) (`val_ds`). class_names: default the names
+    data: (path, label) pairs (`splits.files.test`) or a batched tf.data
+    pipeline of (images, labels) (`splits.test_ds`). class_names: default the names
     saved in the model, else "class 0", ...
     """
     names = class_names_of(model, class_names)

@@ -2,8 +2,8 @@
 
 Taught in `05_visualizing_features.ipynb`, Yosinski et al. (2014) in miniature:
 average-pool each block's output, fit a logistic regression on the training
-images, score it on the validation images, and draw accuracy against depth, with
-a randomly initialised base as the control line.
+images, score it on held-out images (the notebook's test photos), and draw
+accuracy against depth, with a randomly initialised base as the control line.
 """
 
 from __future__ import annotations
@@ -131,10 +131,13 @@ def _pooled_from_stored(model, items, size: int, names: list[str],
 
 def linear_probe(train_features: dict, y_train, val_features: dict, y_val,
                  c: float = 1.0, seed: int = 0) -> dict[str, float]:
-    """layer -> validation accuracy of a logistic regression on that layer's features.
+    """layer -> held-out accuracy of a logistic regression on that layer's features.
 
-    Taught in `05_visualizing_features.ipynb`. Features are standardised on the
-    training images only; `c` is scikit-learn's inverse regularisation strength.
+    Taught in `05_visualizing_features.ipynb`, which scores on the test photos.
+    `val_features`, `y_val`: the held-out images the probe is scored on (test
+    photos to grade; validation photos only to pick `c`). Features are
+    standardised on the training images only; `c` is scikit-learn's inverse
+    regularisation strength.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -161,11 +164,12 @@ def linear_probe(train_features: dict, y_train, val_features: dict, y_val,
 
 
 def plot_probes(results: dict, chance: float | None = None,
-                title: str = "Linear probe accuracy by depth"):
+                title: str = "Linear probe accuracy by depth", split: str = "test"):
     """Accuracy against depth, one line per base (e.g. pretrained and random).
 
     Taught in `05_visualizing_features.ipynb`. `results`: line label -> {layer
-    -> accuracy}, layers bottom to top; `chance`: a dotted line at 1 / classes.
+    -> accuracy}, layers bottom to top; `chance`: a dotted line at 1 / classes;
+    `split`: the photos the accuracies were measured on, named on the y axis.
     Returns the Figure.
     """
     if not isinstance(results, dict) or not results:
@@ -184,7 +188,7 @@ def plot_probes(results: dict, chance: float | None = None,
     accuracy_axis(ax, chance)
     ax.set_xticks(x, layers, rotation=20 if len(layers) > 5 else 0, fontsize=8)
     ax.set_xlabel("layer (deeper to the right)")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel(f"{split} accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title)
