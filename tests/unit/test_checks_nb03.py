@@ -100,3 +100,21 @@ def test_lr_choice_reads_the_curve():
     assert not too_low and "crawl" in too_low.message
     for bad in (None, -1.0, float("nan"), True):
         assert not nb03.check_lr_choice(bad, result)
+
+
+def test_disagreements_pass_only_with_both_counts_right():
+    head = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 1], dtype=bool)
+    tuned = np.array([1, 0, 1, 1, 1, 0, 1, 1, 1, 1], dtype=bool)
+    # only tuned right: 3 (photos 2, 3, 8); only head right: 1 (photo 1)
+    assert nb03.check_disagreements(3, 1, head, tuned)
+    assert nb03.check_disagreements(np.int64(3), np.int64(1), head, tuned)
+    untouched = nb03.check_disagreements(None, None, head, tuned)
+    assert not untouched and not untouched.answered
+    cases = {(1, 3): "swapped", (8, 1): "also the photos", (2, 2): "split is off",
+             (3, 0): "Not yet", (3.0, 1): "whole numbers", (3, None): "whole numbers"}
+    for (a, b), words in cases.items():
+        verdict = nb03.check_disagreements(a, b, head, tuned)
+        assert not verdict and verdict.answered and words in verdict.message, (a, b)
+        # A hint never gives the counts away.
+        assert not {"3", "1"} & set(verdict.message.replace(str(a), "")
+                                    .replace(str(b), "")), verdict.message

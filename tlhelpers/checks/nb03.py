@@ -137,3 +137,38 @@ def check_lr_choice(lr, result) -> Verdict:
                     "crawl. Stay within a hundred times below the edge.")
     return passed(f"{lr:.1e}: below the rate where the loss starts to climb "
                   f"({climbs:.1e}), with room to spare.")
+
+
+def check_disagreements(only_tuned, only_head, head_right, tuned_right) -> Verdict:
+    """Exercise 5: the photos only one of two models gets right (McNemar's counts).
+
+    `head_right`, `tuned_right`: one True/False per test photo, same order.
+    """
+    if only_tuned is None and only_head is None:
+        return your_turn("Set only_tuned and only_head to two whole numbers: "
+                         "photos one model gets right and the other gets wrong.")
+    if not (_is_int(only_tuned) and _is_int(only_head)):
+        return hint("Set only_tuned and only_head to whole numbers (a sum of "
+                    "True values is one: int(mask.sum())).")
+    head = np.asarray(head_right, dtype=bool)
+    tuned = np.asarray(tuned_right, dtype=bool)
+    want_tuned = int((tuned & ~head).sum())
+    want_head = int((head & ~tuned).sum())
+    if (only_tuned, only_head) == (want_tuned, want_head):
+        return passed(f"{only_tuned} photos only the fine-tuned model gets right, "
+                      f"{only_head} only the head phase: McNemar's test weighs "
+                      "these two counts. The photos both get right (or both get "
+                      "wrong) say nothing about which model is better.")
+    if (only_head, only_tuned) == (want_tuned, want_head) and want_tuned != want_head:
+        return hint("The two counts are the right ones, but swapped: which model "
+                    "must be right, and which wrong, for each?")
+    if only_tuned == int(tuned.sum()) or only_head == int(head.sum()):
+        return hint("That counts every photo a model gets right, also the photos "
+                    "the other model gets right too. Count the photos one gets "
+                    "right AND the other gets wrong: `a & ~b`.")
+    if only_tuned + only_head == int((tuned != head).sum()):
+        return hint("Together they make the right number of disagreements, but "
+                    "the split is off. Count each side separately: right for one "
+                    "model AND wrong for the other.")
+    return hint("Not yet. On the two True/False arrays, `a & ~b` marks the photos "
+                "a gets right and b gets wrong; its sum counts them.")

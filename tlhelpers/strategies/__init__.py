@@ -5,7 +5,8 @@ training-set size, a sweep of unfreeze depth and learning rate, and a short
 decision guide written from the numbers just measured. One module a job:
 `stored` keeps the frozen layers' activations for every depth, `run` trains
 the strategies and the sweep on them, `charts` draws the tables, and `guide`
-writes the decision guide.
+writes the decision guide. `paired` compares two models on the same test
+photos (taught in `03_fine_tuning.ipynb`).
 
 The tables rank strategies on the validation accuracy of the last epoch: the
 validation set does not also pick the epoch, which would flatter the winner
@@ -17,6 +18,15 @@ from __future__ import annotations
 
 from .charts import plot_bars, plot_by_size, plot_sweep
 from .guide import RANKED_ON, decision_guide, noise_margin, winners
+from .paired import (
+                  PairedComparison,
+                  mcnemar_exact,
+                  paired_comparison,
+                  paired_table,
+                  per_photo_correct,
+                  plot_paired,
+                  study_comparisons,
+)
 from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
 from .stored import (
                   StoredActivations,
@@ -28,8 +38,10 @@ from .stored import (
 )
 
 # The names the notebooks (`tlh.strategies.X`) and tests use.
-__all__ = ["RANKED_ON", "STRATEGIES", "StoredActivations", "cannot_cut",
-           "check_sizes", "compare_strategies", "copy_head", "decision_guide",
-           "noise_margin", "plot_bars", "plot_by_size", "plot_sweep",
-           "store_activations", "stored_layer", "stored_model", "subset_indices",
+__all__ = ["RANKED_ON", "STRATEGIES", "PairedComparison", "StoredActivations",
+           "cannot_cut", "check_sizes", "compare_strategies", "copy_head",
+           "decision_guide", "mcnemar_exact", "noise_margin", "paired_comparison",
+           "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",
+           "plot_paired", "plot_sweep", "store_activations", "stored_layer",
+           "stored_model", "study_comparisons", "subset_indices",
            "unfreeze_sweep", "winners"]
