@@ -29,8 +29,10 @@ def test_zoo_trains_end_to_end(zoo):
     assert {b.path for b in splits.scan.bad} == set(zoo.bad)
     n_train = epoch_count(splits.train_ds)
     n_val = epoch_count(splits.val_ds)
-    assert n_train + n_val == len(zoo.good)
+    n_test = epoch_count(splits.test_ds)
+    assert n_train + n_val + n_test == len(zoo.good)
     assert n_train == len(splits.files.train) and n_val == len(splits.files.val)
+    assert n_test == len(splits.files.test)
     # A second epoch reads the in-memory cache and sees the same images.
     assert epoch_count(splits.train_ds) == n_train
 
@@ -47,7 +49,8 @@ def test_zoo_in_split_layout(tmp_path, zoo):
     assert good == 2 * len(zoo.good)
     splits = load_splits(root, image_size=16, batch_size=8, train_per_class=None,
                          val_per_class=None, scan=scan)
-    assert epoch_count(splits.val_ds) == len(zoo.good)
+    # val/ is cut in two: validation picks, test grades.
+    assert epoch_count(splits.val_ds) + epoch_count(splits.test_ds) == len(zoo.good)
     assert epoch_count(splits.train_ds) == len(zoo.good)
 
 
