@@ -74,12 +74,14 @@ def test_strategy_choice_goes_to_the_faster_of_a_tie():
     results = pd.DataFrame({
         "strategy": ["scratch", "feature-extraction", "fine-tuning"] * 2,
         "images_per_class": [5, 5, 5, 80, 80, 80],
-        "final_val_accuracy": [0.30, 0.52, 0.53, 0.45, 0.78, 0.88],
+        "best_val_accuracy": [0.30, 0.52, 0.53, 0.45, 0.78, 0.88],
+        "test_accuracy": [0.28, 0.50, 0.55, 0.44, 0.80, 0.86],
         "seconds": [9.0, 0.5, 6.0, 40.0, 2.0, 60.0]})
-    results.attrs["n_val"] = 150
+    results.attrs.update(n_val=150, n_test=150)
     assert not nb04.check_choice(None, results).answered
     # At 5 per class fine-tuning leads by 1 point: a tie, extraction is faster.
-    assert nb04.check_choice("feature-extraction", results)
+    right = nb04.check_choice("feature-extraction", results)
+    assert right and "50.0%" in right.message    # graded on the test photos
     tie = nb04.check_choice("fine-tuning", results)
     assert not tie and "faster" in tie.message
     assert not nb04.check_choice("scratch", results)
@@ -87,3 +89,18 @@ def test_strategy_choice_goes_to_the_faster_of_a_tie():
     assert nb04.check_choice("fine-tuning", results, size=80)
     assert not nb04.check_choice("feature-extraction", results, size=80)
     assert not nb04.check_choice("boosting", results)
+
+
+def test_strategy_choice_is_picked_on_validation_not_test():
+    from tlhelpers.checks import nb04
+
+    results = pd.DataFrame({
+        "strategy": ["scratch", "feature-extraction", "fine-tuning"],
+        "images_per_class": [80, 80, 80],
+        "best_val_accuracy": [0.45, 0.70, 0.88],
+        "test_accuracy": [0.44, 0.86, 0.80],
+        "seconds": [40.0, 2.0, 60.0]})
+    results.attrs.update(n_val=400, n_test=400)
+    assert nb04.check_choice("fine-tuning", results)
+    wrong = nb04.check_choice("feature-extraction", results)
+    assert not wrong and "grade, they do not pick" in wrong.message

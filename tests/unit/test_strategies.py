@@ -142,28 +142,67 @@ def _assert_same_state(base, state):
 def test_compare_strategies_table(base, files):
     base.trainable = False
     state = _state(base)
+    stored = strategies.store_activations(base, files, depths=(0, 3))
     results = strategies.compare_strategies(
         base, files, sizes=(2, 9), image_size=SIZE, batch_size=4, scratch_epochs=1,
-        head_epochs=1, fine_tune_epochs=1, n_unfrozen=3, progress=False)
+        head_epochs=1, fine_tune_epochs=2, n_unfrozen=3, stored=stored,
+        progress=False)
     assert isinstance(results, pd.DataFrame)
     assert len(results) == 6
     assert sorted(set(results["strategy"])) == sorted(strategies.STRATEGIES)
     # 9 per class is more than the 5 there are: capped.
     assert sorted(set(results["images_per_class"])) == [2, 5]
     assert sorted(set(results["train_images"])) == [2 * 3, 5 * 3]
-    assert results["best_val_accuracy"].between(0, 1).all()
+    assert (results["train_rows"] == results["train_images"]).all()  # one view
+    for column in ("test_accuracy", "best_val_accuracy", "final_val_accuracy"):
+        assert results[column].between(0, 1).all()
     for _, row in results.iterrows():
         val = results.attrs["histories"][(row["strategy"],
                                           row["images_per_class"])]["val_accuracy"]
         assert row["final_val_accuracy"] == pytest.approx(val[-1])
+        # Validation picks the best epoch: its weights are the ones graded.
         assert row["best_val_accuracy"] == pytest.approx(max(val))
     assert (results["seconds"] > 0).all()
     fine = results[results["strategy"] == "fine-tuning"]
-    assert (fine["epochs"] == 2).all()        # head phase + fine-tuning phase
+    assert (fine["epochs"] == 3).all()        # head phase + fine-tuning phase
     assert results.attrs["n_val"] == len(files.val)
+    assert results.attrs["n_test"] == len(files.test)
     assert set(results.attrs["histories"]) == {
         (s, n) for s in strategies.STRATEGIES for n in (2, 5)}
     _assert_same_state(base, state)   # fine-tuning runs leave the base as found
+
+
+def test_compare_strategies_trains_on_every_stored_view_of_the_subset(base, files):
+    """With mirrored views stored, a size's photos train in both views."""
+    stored = strategies.store_activations(base, files, depths=(0, 3),
+                                          flip_train=True)
+    results = strategies.compare_strategies(
+        base, files, sizes=(2,), image_size=SIZE, batch_size=4, scratch_epochs=1,
+        head_epochs=1, fine_tune_epochs=1, n_unfrozen=3, stored=stored,
+        progress=False)
+    rows = results.set_index("strategy")["train_rows"]
+    assert rows["feature-extraction"] == rows["fine-tuning"] == 2 * 2 * 3
+    assert rows["scratch"] == 2 * 3       # random augmentation, not stored views
+    with pytest.raises(ValueError, match="views"):
+        strategies.run._rows(np.arange(2), 5, 11)
+    n = len(files.train)
+    np.testing.assert_array_equal(strategies.run._rows(np.array([1, 3]), n, 2 * n),
+                                  [1, 3, n + 1, n + 3])
+
+
+def test_a_size_trains_the_same_whatever_ran_before_it(base, files):
+    """Every run starts from the seed: its dropout does not carry the steps of
+    the sizes before it, so a size's numbers do not depend on the others."""
+    stored = strategies.store_activations(base, files, depths=(0, 3))
+    kwargs = dict(image_size=SIZE, batch_size=4, scratch_epochs=1,
+                  head_epochs=1, fine_tune_epochs=2, n_unfrozen=3,
+                  stored=stored, progress=False)
+    both = strategies.compare_strategies(base, files, sizes=(2, 5), **kwargs)
+    alone = strategies.compare_strategies(base, files, sizes=(5,), **kwargs)
+    for strategy in ("feature-extraction", "fine-tuning"):
+        np.testing.assert_allclose(
+            both.attrs["histories"][(strategy, 5)]["loss"],
+            alone.attrs["histories"][(strategy, 5)]["loss"], rtol=1e-5)
 
 
 def test_unfreeze_sweep_table(base, files):
@@ -171,7 +210,8 @@ def test_unfreeze_sweep_table(base, files):
     sweep = strategies.unfreeze_sweep(base, files, depths=(0, 3), lrs=(1e-5, 1e-2),
                                       epochs=2, head_epochs=1, progress=False)
     assert len(sweep) == 4
-    assert sweep["start_val_accuracy"].nunique() == 1
+    assert sweep["start_test_accuracy"].nunique() == 1
+    assert sweep["test_accuracy"].between(0, 1).all()
     top_params = sweep.set_index(["n_unfrozen", "lr"])["trainable_base_params"]
     assert top_params[(0, 1e-5)] == 0
     # block2: two 3x3 convs, 4 -> 6 and 6 -> 6 channels, with biases
@@ -180,8 +220,10 @@ def test_unfreeze_sweep_table(base, files):
         "block2_conv1..block2_pool"
     for history in sweep.attrs["histories"].values():
         assert len(history["val_accuracy"]) == 2
+    # Graded on the test photos: the change is from the head's test accuracy.
     np.testing.assert_allclose(
-        sweep["change"], sweep["final_val_accuracy"] - sweep["start_val_accuracy"])
+        sweep["change"], sweep["test_accuracy"] - sweep["start_test_accuracy"])
+    assert sweep.attrs["n_test"] == len(files.test)
     _assert_same_state(base, state)
     # The two rates train differently (the comparison would be empty otherwise).
     histories = sweep.attrs["histories"]
@@ -202,11 +244,15 @@ def test_the_head_alone_on_stored_features_refuses_augmentation(base):
 def test_unfreeze_sweep_on_a_subset_trains_on_that_many_per_class(base, files):
     labels = np.array([label for _, label in files.train])
     per_class = int(np.bincount(labels).min()) - 1
+    stored = strategies.store_activations(base, files, depths=(0,),
+                                          flip_train=True)
     sweep = strategies.unfreeze_sweep(base, files, depths=(0,), lrs=(1e-3,),
                                       epochs=1, head_epochs=1, progress=False,
-                                      images_per_class=per_class)
+                                      images_per_class=per_class, stored=stored)
     n_classes = len(files.class_names)
     assert sweep.attrs["train_images"] == per_class * n_classes < len(labels)
+    # The photos, each in both stored views (not twice as many photos).
+    assert sweep.attrs["train_rows"] == 2 * per_class * n_classes
     whole = strategies.unfreeze_sweep(base, files, depths=(0,), lrs=(1e-3,),
                                       epochs=1, head_epochs=1, progress=False)
     assert whole.attrs["train_images"] == len(labels)
@@ -223,16 +269,18 @@ def test_sweep_bad_parameters(base, files):
                                   progress=False)
 
 
-def _results(acc: dict, n_val=100, weights="random", best=None):
-    """Final-epoch accuracies `acc`; the best epoch's from `best` (default: same)."""
-    best = best or {}
+def _results(test: dict, n_val=100, n_test=100, weights="random", val=None):
+    """Test accuracies `test`; validation's (best epoch) from `val` (default: same)."""
+    val = val or {}
     rows = [{"strategy": s, "images_per_class": n, "train_images": 3 * n,
-             "final_val_accuracy": a, "best_val_accuracy": best.get((s, n), a),
+             "test_accuracy": a, "best_val_accuracy": val.get((s, n), a),
+             "final_val_accuracy": val.get((s, n), a),
              "final_train_accuracy": a, "epochs": 1,
              "seconds": 1.0 + i}
-            for i, ((s, n), a) in enumerate(acc.items())]
+            for i, ((s, n), a) in enumerate(test.items())]
     frame = pd.DataFrame(rows)
-    frame.attrs.update(n_val=n_val, weights=weights, prepare_seconds=3.0)
+    frame.attrs.update(n_val=n_val, n_test=n_test, weights=weights,
+                       prepare_seconds=3.0)
     return frame
 
 
@@ -255,12 +303,15 @@ def test_decision_guide_is_written_from_the_numbers():
                         ("feature-extraction", 40): 0.50,
                         ("fine-tuning", 40): 0.75})
     text = strategies.decision_guide(results)
-    assert ("**5 images per class:** feature extraction scored best (60% after "
-            "the last epoch)") in text
-    assert "only 2 points ahead of fine-tuning" in text and "a tie" in text
-    assert "25 points ahead of feature extraction" in text
+    assert ("**5 images per class:** feature extraction 60.0%, fine-tuning "
+            "58.0%, scratch 30.0%") in text
+    assert "only 2.0 points ahead of fine-tuning" in text and "a tie" in text
+    assert "25.0 points ahead of feature extraction" in text
+    assert "Accuracy on the 100 test photos" in text
     assert "fine-tuning clearly ahead" in text
     assert "feature extraction clearly ahead" in text     # against scratch at 5
+    assert "-2.0 at 5, +25.0 at 40" in text
+    assert "The lines cross between 5 and 40 images per class" in text
     assert "random weights" in text
     flipped = _results({("scratch", 5): 0.70, ("feature-extraction", 5): 0.30,
                         ("fine-tuning", 5): 0.31, ("scratch", 40): 0.40,
@@ -268,6 +319,8 @@ def test_decision_guide_is_written_from_the_numbers():
                         ("fine-tuning", 40): 0.50}, weights="imagenet")
     other = strategies.decision_guide(flipped)
     assert "scratch clearly ahead" in other
+    assert "do not cross for good" in other
+    assert "feature extraction is ahead by more than the noise" in other
     assert "random weights" not in other
 
 
@@ -281,36 +334,79 @@ def test_choice_is_the_fastest_within_noise():
     assert table.loc[5, "best"] == "fine-tuning"
     assert table.loc[5, "choice"] == "feature-extraction"  # a tie, and faster
     assert table.loc[40, "choice"] == "fine-tuning"        # a clear lead
-    assert "- 5 images per class: **feature extraction**." in \
-        strategies.decision_guide(results)
+    text = strategies.decision_guide(results)
+    assert "- 5 images per class: **feature extraction**, validation 60.0%" in text
+    assert "fine-tuning scored 62.0%, within the noise margin" in text
+
+
+def test_validation_picks_and_test_grades():
+    # Validation favours fine-tuning clearly at 5; on the test photos it is
+    # extraction that scored higher. The pick follows validation, the
+    # reported numbers are the test photos'.
+    results = _results({("scratch", 5): 0.30, ("feature-extraction", 5): 0.70,
+                        ("fine-tuning", 5): 0.65},
+                       val={("scratch", 5): 0.31,
+                            ("feature-extraction", 5): 0.55,
+                            ("fine-tuning", 5): 0.90})
+    table = strategies.winners(results).set_index("images_per_class")
+    assert table.loc[5, "best"] == table.loc[5, "choice"] == "fine-tuning"
+    assert table.loc[5, "best_val_accuracy"] == pytest.approx(0.90)
+    assert table.loc[5, "test_accuracy"] == pytest.approx(0.65)
+    text = strategies.decision_guide(results)
+    assert ("**fine-tuning**, validation 90.0% (ahead of feature extraction by "
+            "more than the noise") in text
+    assert "graded on the test photos: 65.0%" in text
+    assert "feature extraction 70.0%, fine-tuning 65.0%, scratch 30.0%" in text
+    assert "optimistic" in text
+    fig = strategies.plot_by_size(results)
+    assert "test" in fig.axes[0].get_ylabel()
+    assert [round(y, 2) for y in fig.axes[0].lines[1].get_ydata()] == [0.70]
+
+
+def test_leads_and_where_they_cross():
+    results = _results({("feature-extraction", 5): 0.60, ("fine-tuning", 5): 0.62,
+                        ("feature-extraction", 20): 0.70, ("fine-tuning", 20): 0.68,
+                        ("feature-extraction", 80): 0.75, ("fine-tuning", 80): 0.80,
+                        ("feature-extraction", 160): 0.76,
+                        ("fine-tuning", 160): 0.86}, n_test=400)
+    table = strategies.leads(results)
+    assert list(table.index) == [5, 20, 80, 160]
+    np.testing.assert_allclose(table["lead"], [0.02, -0.02, 0.05, 0.10])
+    assert table.loc[160, "noise"] == pytest.approx(
+        strategies.noise_margin(0.86, 400))
+    assert list(table["beyond_noise"]) == [False, False, True, True]
+    assert strategies.crossing(table) == (20, 80)          # behind at 20
+    assert strategies.crossing(table, beyond_noise=True) == (20, 80)
+    ahead = table.assign(lead=[0.01, 0.02, 0.03, 0.10])
+    assert strategies.crossing(ahead) is None              # ahead everywhere
+    assert strategies.crossing(ahead, beyond_noise=True) == (80, 160)
+    assert strategies.crossing(table.assign(lead=[0.1, 0.1, 0.1, -0.01])) is None
+    text = strategies.decision_guide(results)
+    assert "+2.0 at 5, -2.0 at 20, +5.0 at 80, +10.0 at 160" in text
+    assert "rises above the noise margin between 20 and 80" in text
+    with pytest.raises(ValueError, match="fine-tuning"):
+        strategies.leads(results[results["strategy"] != "fine-tuning"])
+
+
+def test_a_lead_equal_to_the_noise_at_one_decimal_shows_more():
+    words = strategies.guide._lead_words(0.03902, 0.03864, "feature extraction")
+    assert "3.90 points ahead" in words and "3.86 points" in words
 
 
 def test_decision_guide_with_sweep():
     results = _results({("scratch", 5): 0.3, ("feature-extraction", 5): 0.5,
                         ("fine-tuning", 5): 0.5})
     sweep = pd.DataFrame({"n_unfrozen": [0, 4, 4], "lr": [1e-5, 1e-5, 1e-3],
-                          "final_val_accuracy": [0.5, 0.6, 0.3],
-                          "start_val_accuracy": [0.5] * 3,
-                          "change": [0.0, 0.1, -0.2]})
+                          "test_accuracy": [0.5, 0.58, 0.3],
+                          "best_val_accuracy": [0.52, 0.6, 0.31],
+                          "start_test_accuracy": [0.5] * 3,
+                          "change": [0.0, 0.08, -0.2]})
     text = strategies.decision_guide(results, sweep)
-    assert "unfroze 4 layers at lr 1e-05 (60%" in text
-    assert "lr 1e-03 moved validation accuracy by -20 points" in text
+    assert ("validation picks the one that unfroze 4 layers at lr 1e-05 "
+            "(60.0% on validation)") in text
+    assert "on the test photos it scored 58.0%, against 50.0%" in text
+    assert "lr 1e-03 moved test accuracy by -20.0 points" in text
     assert "tied with" in text
-
-
-def test_strategies_are_ranked_on_the_last_epoch_not_the_best():
-    # Scratch peaked at 0.9 in one epoch on the validation set, and ended at 0.5.
-    results = _results({("scratch", 5): 0.5, ("feature-extraction", 5): 0.7,
-                        ("fine-tuning", 5): 0.65},
-                       best={("scratch", 5): 0.9})
-    table = strategies.winners(results).set_index("images_per_class")
-    assert table.loc[5, "best"] == "feature-extraction"
-    assert table.loc[5, "final_val_accuracy"] == pytest.approx(0.7)
-    text = strategies.decision_guide(results)
-    assert "feature extraction scored best (70% after the last epoch)" in text
-    assert "90%" not in text
-    fig = strategies.plot_by_size(results)
-    assert "last epoch" in fig.axes[0].get_ylabel()
 
 
 def test_noise_margin_shrinks_with_more_images():
@@ -325,17 +421,22 @@ def test_charts_have_titles_and_labels():
                         ("fine-tuning", 40): 0.8})
     fig = strategies.plot_by_size(results)
     assert fig._suptitle.get_text()
+    assert len(fig.axes) == 3     # accuracy, fine-tuning's lead, seconds
     for ax in fig.axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    assert len(fig.axes[0].lines) == 3
+    assert len(fig.axes[0].lines) == 3    # one per strategy
+    assert "lead" in fig.axes[1].get_title()
+    two = strategies.plot_by_size(results[results["strategy"] != "fine-tuning"])
+    assert len(two.axes) == 2     # no lead to draw
     frame = pd.DataFrame({"acc": [0.5, 0.6], "s": [1.0, 9.0]}, index=["a", "b"])
     bars = strategies.plot_bars(frame, ["acc", "s"], title="t")
     assert len(bars.axes) == 2 and all(ax.get_ylabel() for ax in bars.axes)
     with pytest.raises(ValueError, match="columns"):
         strategies.plot_bars(frame, ["nope"])
     sweep = pd.DataFrame({"n_unfrozen": [0, 0, 4, 4], "lr": [1e-5, 1e-3] * 2,
-                          "final_val_accuracy": [0.5, 0.6, 0.55, 0.3],
-                          "start_val_accuracy": [0.5] * 4,
+                          "test_accuracy": [0.5, 0.6, 0.55, 0.3],
+                          "start_test_accuracy": [0.5] * 4,
                           "seconds": [1.0, 1.0, 3.0, 3.0]})
     fig = strategies.plot_sweep(sweep)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert "test" in fig.axes[0].get_ylabel()

@@ -10,9 +10,11 @@ STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 def check_choice(answer, results, size: int | None = None) -> Verdict:
     """Exercise 1: the strategy to choose at one size (default: the smallest).
 
-    The guide's rule: the fastest strategy within the noise of the best.
+    The guide's rule, on the validation photos (validation picks): the
+    fastest strategy within the noise of the best `best_val_accuracy`. The
+    verdict then gives the choice's grade on the test photos.
     """
-    from ..strategies import noise_margin
+    from ..strategies import GRADED_ON, PICKED_ON, noise_margin
 
     try:
         sizes = sorted(set(results["images_per_class"]))
@@ -23,11 +25,12 @@ def check_choice(answer, results, size: int | None = None) -> Verdict:
     if answer is None:
         return your_turn("Set `answer` to a strategy name. Keep the rows of "
                          f"`results` whose images_per_class is {size}, then look "
-                         "at final_val_accuracy and seconds.")
+                         f"at {PICKED_ON} and seconds.")
     if answer not in STRATEGIES:
         return hint(f"Use one of the names in the table: {', '.join(STRATEGIES)}.")
     part = results[results["images_per_class"] == size]
-    scores = dict(zip(part["strategy"], part["final_val_accuracy"]))
+    scores = dict(zip(part["strategy"], part[PICKED_ON]))
+    tests = dict(zip(part["strategy"], part[GRADED_ON]))
     seconds = dict(zip(part["strategy"], part["seconds"]))
     best = max(scores.values())
     margin = noise_margin(best, int(results.attrs.get("n_val", 100)))
@@ -35,17 +38,20 @@ def check_choice(answer, results, size: int | None = None) -> Verdict:
     choice = min(close, key=seconds.get)
     if answer == choice:
         tied = [name for name in close if name != answer]
-        why = (f"; {', '.join(tied)} scored within the noise ({margin:.0%}) "
+        why = (f"; {', '.join(tied)} scored within the noise ({margin:.1%}) "
                "but took longer" if tied else ", ahead by more than the noise")
-        return passed(f"{answer}: {scores[answer]:.0%} at {size} images per class"
-                      f"{why}.")
+        return passed(f"{answer}: {scores[answer]:.1%} on the validation photos "
+                      f"at {size} images per class{why}. Graded on the test "
+                      f"photos, which picked nothing: {tests[answer]:.1%}.")
     if answer in close:
         return hint(f"{answer} is within the noise of the best, but another "
                     "strategy there was faster: a tie goes to the cheaper one.")
-    if scores[answer] == best:
-        return hint("It scored highest, but not by more than the noise.")
-    return hint(f"{answer} scored {scores[answer]:.0%}, more than the noise "
-                f"({margin:.0%}) below the best at {size} images per class.")
+    if tests[answer] >= max(tests.values()) and scores[answer] < best - margin:
+        return hint(f"{answer} scored best on the test photos, but the test "
+                    f"photos grade, they do not pick: use {PICKED_ON}.")
+    return hint(f"{answer} scored {scores[answer]:.1%} on validation, more than "
+                f"the noise ({margin:.1%}) below the best at {size} images per "
+                "class.")
 
 
 def _params(layers) -> int:

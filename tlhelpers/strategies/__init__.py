@@ -8,16 +8,17 @@ the strategies and the sweep on them, `charts` draws the tables, and `guide`
 writes the decision guide. `paired` compares two models on the same test
 photos (taught in `03_fine_tuning.ipynb`).
 
-The tables rank strategies on the validation accuracy of the last epoch: the
-validation set does not also pick the epoch, which would flatter the winner
-(all the more for a strategy with more epochs). `best_val_accuracy` is kept,
-labelled as the best epoch's, for comparison only.
+Validation picks, test grades: each run keeps its best epoch by validation
+accuracy, the strategy for a size is picked on validation (`PICKED_ON`), and
+every accuracy reported or drawn is on the test photos (`GRADED_ON`), which
+picked nothing. Differences are read against the noise margin of the photos
+they were measured on.
 """
 
 from __future__ import annotations
 
 from .charts import plot_bars, plot_by_size, plot_sweep
-from .guide import RANKED_ON, decision_guide, noise_margin, winners
+from .guide import GRADED_ON, PICKED_ON, crossing, decision_guide, leads, noise_margin, winners
 from .paired import (
                   PairedComparison,
                   mcnemar_exact,
@@ -38,9 +39,10 @@ from .stored import (
 )
 
 # The names the notebooks (`tlh.strategies.X`) and tests use.
-__all__ = ["RANKED_ON", "STRATEGIES", "PairedComparison", "StoredActivations",
-           "cannot_cut", "check_sizes", "compare_strategies", "copy_head",
-           "decision_guide", "mcnemar_exact", "noise_margin", "paired_comparison",
+__all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "PairedComparison",
+           "StoredActivations", "cannot_cut", "check_sizes",
+           "compare_strategies", "copy_head", "crossing", "decision_guide",
+           "leads", "mcnemar_exact", "noise_margin", "paired_comparison",
            "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",
            "plot_paired", "plot_sweep", "store_activations", "stored_layer",
            "stored_model", "study_comparisons", "subset_indices",

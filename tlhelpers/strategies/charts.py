@@ -2,6 +2,8 @@
 
 Taught in `04_choosing_a_strategy.ipynb` (and `plot_bars` in
 `02_feature_extraction.ipynb`); they draw the tables that `run` returns.
+Validation picks, test grades: the accuracies drawn are on the test photos,
+each run at the epoch validation picked, and the axes say so.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..figures import accuracy_axis, colour, figure_legend, new_figure
+from .guide import AHEAD, BEHIND, GRADED_ON, leads
 from .run import STRATEGIES
 
 # Room above 100% for the labels on top of the bars.
@@ -62,41 +65,80 @@ def plot_bars(frame, columns, title: str = "", chance: float | None = None):
     return fig
 
 
+def _size_axis(ax, sizes) -> None:
+    """Images per class on a log axis (5, 20, 80, 160 evenly apart), ticks at `sizes`."""
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images per class (log scale)")
+
+
 def plot_by_size(results, title: str = "Strategies against training-set size",
                  chance: float | None = None):
-    """Accuracy and training seconds against images per class, one line per strategy.
+    """Test accuracy, fine-tuning's lead and training seconds against images per class.
 
-    Taught in `04_choosing_a_strategy.ipynb`. `chance`: 1 / classes, by
-    default from `results.attrs["n_classes"]`. Returns the Figure.
+    Taught in `04_choosing_a_strategy.ipynb`. Each run is at its best epoch
+    by validation accuracy and graded on the test photos. The middle panel
+    (when the table has both) is fine-tuning minus feature extraction on the
+    test photos, with the noise margin (two standard errors on
+    `attrs["n_test"]` photos) as a band around zero: a lead outside the band
+    is beyond noise. `chance`: 1 / classes, by default from
+    `results.attrs["n_classes"]`. Returns the Figure.
     """
-    fig, (acc_ax, time_ax) = _figure(2, 11.0, 4.0)
-    for i, strategy in enumerate(s for s in STRATEGIES
-                                 if s in set(results["strategy"])):
+    present = [s for s in STRATEGIES if s in set(results["strategy"])]
+    with_lead = {AHEAD, BEHIND} <= set(present)
+    fig, axes = _figure(3 if with_lead else 2, 15.0 if with_lead else 11.0, 4.0)
+    acc_ax, time_ax = axes[0], axes[-1]
+    sizes = sorted(set(results["images_per_class"]))
+    for strategy in present:
         part = results[results["strategy"] == strategy].sort_values(
             "images_per_class")
+        i = STRATEGIES.index(strategy)  # one colour per strategy, in every chart
         style = dict(color=colour(i), marker="os^"[i % 3], label=strategy)
-        acc_ax.plot(part["images_per_class"], part["final_val_accuracy"], **style)
+        acc_ax.plot(part["images_per_class"], part[GRADED_ON], **style)
         time_ax.plot(part["images_per_class"], part["seconds"], **style)
     accuracy_axis(acc_ax, _chance(results, chance))
-    for ax, ylabel in ((acc_ax, "validation accuracy, last epoch"),
-                       (time_ax, "training seconds")):
-        ax.set_xlabel("training images per class")
-        ax.set_ylabel(ylabel)
-        ax.set_xticks(sorted(set(results["images_per_class"])))
-        ax.grid(alpha=0.3)
-    figure_legend(fig, (acc_ax, time_ax))
-    acc_ax.set_title("accuracy")
+    acc_ax.set_ylabel("test accuracy (best epoch by validation)")
+    acc_ax.set_title("accuracy on the test photos")
+    time_ax.set_ylabel("training seconds")
     time_ax.set_title("training time")
+    if with_lead:
+        _lead_panel(axes[1], leads(results), sizes)
+    for ax in axes:
+        _size_axis(ax, sizes)
+        ax.grid(alpha=0.3)
+    figure_legend(fig, axes)
     fig.suptitle(title)
     return fig
 
 
+def _lead_panel(ax, table, sizes) -> None:
+    """Fine-tuning minus feature extraction (points) and the noise band around 0."""
+    xs = list(table.index)
+    noise = 100 * table["noise"].to_numpy()
+    ax.fill_between(xs, -noise, noise, color="grey", alpha=0.2, linewidth=0,
+                    label="noise margin (2 s.e., test photos)")
+    ax.axhline(0, color="grey", linewidth=1)
+    lead = 100 * table["lead"].to_numpy()
+    ax.plot(xs, lead, color=colour(STRATEGIES.index(AHEAD)), marker="^",
+            linestyle="--", label="fine-tuning minus feature extraction (test)")
+    for x, y in zip(xs, lead):
+        ax.annotate(f"{y:+.1f}", (x, y), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=8)
+    top = max(float(np.max(np.abs(lead))), float(np.max(noise))) + 3
+    ax.set_ylim(-top, top)
+    ax.set_ylabel("lead on the test photos (points)")
+    ax.set_title("fine-tuning's lead over feature extraction")
+
+
 def plot_sweep(sweep, title: str = "Unfreeze depth and learning rate",
                chance: float | None = None):
-    """Validation accuracy (last epoch) per depth, a bar per rate, and the start.
+    """Test accuracy per depth, a bar per rate, and the head it started from.
 
-    Taught in `04_choosing_a_strategy.ipynb`. `chance`: 1 / classes, by
-    default from `sweep.attrs["n_classes"]` when present. Returns the Figure.
+    Taught in `04_choosing_a_strategy.ipynb`. Each run is at its best epoch
+    by validation accuracy and graded on the test photos. `chance`:
+    1 / classes, by default from `sweep.attrs["n_classes"]` when present.
+    Returns the Figure.
     """
     depths = sorted(set(sweep["n_unfrozen"]))
     lrs = sorted(set(sweep["lr"]))
@@ -107,23 +149,23 @@ def plot_sweep(sweep, title: str = "Unfreeze depth and learning rate",
         xs = np.arange(len(depths)) + (j - (len(lrs) - 1) / 2) * width
         style = dict(width=width, color=colour(j),
                      label=f"lr {lr:.0e}")
-        bars = ax.bar(xs, part["final_val_accuracy"], **style)
+        bars = ax.bar(xs, part[GRADED_ON], **style)
         # On white, so the start line does not cross out a label at its height.
         ax.bar_label(bars, fmt="{:.0%}", fontsize=8, bbox=dict(
             facecolor="white", edgecolor="none", pad=0.5))
         time_ax.bar(xs, part["seconds"], **style)
-    start = float(sweep["start_val_accuracy"].iloc[0])
+    start = float(sweep["start_test_accuracy"].iloc[0])
     ax.axhline(start, color="grey", linestyle="--",
-               label=f"start (head only) {start:.0%}")
+               label=f"start: the head alone, {start:.0%} on test")
     accuracy_axis(ax, _chance(sweep, chance), top=BAR_TOP)
-    for a, ylabel in ((ax, "validation accuracy, last epoch"),
+    for a, ylabel in ((ax, "test accuracy (best epoch by validation)"),
                       (time_ax, "seconds")):
         a.set_xticks(range(len(depths)), [str(d) for d in depths])
         a.set_xlabel("top layers unfrozen (4 = block5, 8 = block4 + block5)")
         a.set_ylabel(ylabel)
         a.grid(axis="y", alpha=0.3)
     figure_legend(fig, (ax, time_ax))
-    ax.set_title("accuracy after fine-tuning")
+    ax.set_title("accuracy on the test photos after fine-tuning")
     time_ax.set_title("training seconds")
     fig.suptitle(title)
     return fig

@@ -14,8 +14,7 @@ import numpy as np
 
 from .. import config, models
 from ..data.pipeline import make_dataset
-from ..training.recipes import (check_epochs, check_lr, compile_for_training, fit,
-                                test_accuracy)
+from ..training.recipes import check_epochs, check_lr, compile_for_training, fit, test_accuracy
 from .stored import copy_head, store_activations, stored_model
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
@@ -108,6 +107,39 @@ def _fine_tune_stored(model, base, depth, train, val, epochs, lr, seed):
     return top, _fit_quiet(top, train, val, epochs, lr, seed)
 
 
+def _rows(idx: np.ndarray, n_photos: int, n_rows: int) -> np.ndarray:
+    """The stored training rows of the photos `idx`, in every stored view.
+
+    The rows are the photos, then (with `flip_train`) the same photos
+    mirrored: photo i is row i and row i + n_photos.
+    """
+    if n_rows % n_photos:
+        raise ValueError(f"{n_rows} stored training rows are not whole views of "
+                         f"{n_photos} photos: store the activations of these files")
+    return np.concatenate([idx + view * n_photos
+                           for view in range(n_rows // n_photos)])
+
+
+def _stored_for(base_model, files, depths, progress):
+    """The profile's stored views (photos, and mirrors if it says "flip")."""
+    profile = config.get_profile()
+    return store_activations(base_model, files, depths=depths, progress=progress,
+                             flip_train="flip" in profile.train_views,
+                             precision=profile.pass_precision)
+
+
+def _fresh_classifier(base, n_classes, head, seed):
+    """The classifier around `base` with `head`'s weights and a freshly seeded dropout.
+
+    A new model for every run: its dropout draws from the seed alone, so a
+    run does not depend on how many steps the runs before it took.
+    """
+    keras.utils.set_random_seed(seed)
+    model = models.build_classifier(base, n_classes)
+    copy_head(head, model, base)
+    return model
+
+
 def _test_of(stored, depth):
     return stored.split("test", depth) if stored.test else \
         stored.split("val", depth)
@@ -125,7 +157,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        scratch_epochs: int | None = None,
                        head_epochs: int | None = None,
                        fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
-                       lr: float = 1e-5, seed: int = 42, stored=None,
+                       lr: float | None = None, seed: int = 42, stored=None,
                        progress: bool = True):
     """Test accuracy and training seconds of each strategy and training-set size.
 
@@ -136,11 +168,14 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     notebook 01 with augmentation; feature extraction trains the seed's head
     on stored features; fine-tuning continues from that head with the top
     `n_unfrozen` layers unfrozen at `lr` (its row reports the fine-tuning
-    phase; seconds include the head phase). Validation picks each run's best
-    epoch (`best_val_accuracy`, optimistic because it picked);
-    `test_accuracy`, on photos that picked nothing, ranks the strategies.
-    `seconds` counts training only: the one pass of the base that stores the
-    activations is in `.attrs["prepare_seconds"]`.
+    phase; seconds include the head phase; `lr`: default the profile's
+    `fine_tune_lr`). The two train on the stored rows of the subset's photos
+    in every stored view (`train_rows`: with mirrored views, twice
+    `train_images`). Validation picks each run's best epoch and, in
+    `strategies.winners`, the strategy (`best_val_accuracy`, optimistic
+    because it picked); `test_accuracy`, on photos that picked nothing,
+    grades. `seconds` counts training only: the one pass of the base that
+    stores the activations is in `.attrs["prepare_seconds"]`.
     Returns a DataFrame with `.attrs["histories"]`: (strategy, size) -> history.
     """
     import pandas as pd
@@ -151,14 +186,13 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     scratch_epochs = check_epochs(scratch_epochs or profile.scratch_epochs)
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
     fine_tune_epochs = check_epochs(fine_tune_epochs or profile.fine_tune_epochs)
-    lr = check_lr(lr)
+    lr = check_lr(profile.fine_tune_lr if lr is None else lr)
     train_labels = np.array([label for _, label in files.train])
     sizes = check_sizes(profile.sweep_sizes if sizes is None else sizes, train_labels)
     n_classes = len(files.class_names)
     models.check_n_unfrozen(base_model, n_unfrozen)
     if stored is None:
-        stored = store_activations(base_model, files, depths=(0, n_unfrozen),
-                                   progress=progress)
+        stored = _stored_for(base_model, files, (0, n_unfrozen), progress)
     val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
                           skip_unreadable=True)
     test_ds = make_dataset(getattr(files, "test", None) or files.val, image_size,
@@ -167,10 +201,11 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     val_low = stored.split("val", n_unfrozen)
     rows, histories = [], {}
 
-    def record(strategy, size, n_train, result, seconds, epochs, test):
+    def record(strategy, size, n_train, n_rows, result, seconds, epochs, test):
         hist = result.history
         rows.append({"strategy": strategy, "images_per_class": size,
-                     "train_images": n_train, "test_accuracy": test,
+                     "train_images": n_train, "train_rows": n_rows,
+                     "test_accuracy": test,
                      "best_val_accuracy": result.best_val_accuracy,
                      "final_val_accuracy": _final_val(result),
                      "final_train_accuracy": hist["accuracy"][-1],
@@ -184,6 +219,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
         for size in sizes:
             idx = subset_indices(train_labels, size, seed)
             items = [files.train[i] for i in idx]
+            rows_of = _rows(idx, len(train_labels), len(stored.train_labels))
 
             keras.utils.set_random_seed(seed)
             scratch = models.build_small_cnn((image_size, image_size, 3), n_classes,
@@ -192,25 +228,26 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                                     seed=seed, skip_unreadable=True)
             result = _fit_quiet(scratch, train_ds, val_ds, scratch_epochs, 1e-3,
                                 seed)
-            record("scratch", size, len(idx), result, result.seconds,
+            # Random augmentation, a new view of every photo in every epoch.
+            record("scratch", size, len(idx), len(idx), result, result.seconds,
                    scratch_epochs, test_accuracy(scratch, test_ds))
 
             keras.utils.set_random_seed(seed)
             head = models.build_head(stored.train[0].shape[1:], n_classes)
-            head_result = _fit_quiet(head, (stored.train[0][idx],
-                                            stored.train_labels[idx]),
+            head_result = _fit_quiet(head, (stored.train[0][rows_of],
+                                            stored.train_labels[rows_of]),
                                      val_top, head_epochs, 1e-3, seed)
-            record("feature-extraction", size, len(idx), head_result,
+            record("feature-extraction", size, len(idx), len(rows_of), head_result,
                    head_result.seconds, head_epochs,
                    test_accuracy(head, _test_of(stored, 0)))
 
             restore.reset()
-            copy_head(head, model, base_model)
+            tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
             top, tuned = _fine_tune_stored(
-                model, base_model, n_unfrozen,
-                (stored.train[n_unfrozen][idx], stored.train_labels[idx]),
+                tuned_model, base_model, n_unfrozen,
+                (stored.train[n_unfrozen][rows_of], stored.train_labels[rows_of]),
                 val_low, fine_tune_epochs, lr, seed)
-            record("fine-tuning", size, len(idx), tuned,
+            record("fine-tuning", size, len(idx), len(rows_of), tuned,
                    head_result.seconds + tuned.seconds,
                    head_epochs + fine_tune_epochs,
                    test_accuracy(top, _test_of(stored, n_unfrozen)))
@@ -229,7 +266,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
 
 
 def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
-                   lrs=(1e-5, 1e-3), *, epochs: int | None = None,
+                   lrs=None, *, epochs: int | None = None,
                    head_epochs: int | None = None, seed: int = 42, stored=None,
                    images_per_class: int | None = None, progress: bool = True):
     """Fine-tune the top `depth` layers at each rate, all from the same trained head.
@@ -241,9 +278,10 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     (a deep unfreeze costs time in proportion to the images), validated on the
     whole validation and test sets. Returns a DataFrame (one row per run, with
     the test accuracy the runs started from: the head's best epoch by
-    validation) with `.attrs["histories"]`. Validation picks each run's best
-    epoch (`best_val_accuracy`, optimistic because it picked); runs are
-    compared on `test_accuracy` and its `change` from the start.
+    validation) with `.attrs["histories"]`. `lrs`: default the profile's
+    `fine_tune_lr` and 1e-3. Validation picks each run's best epoch (and
+    would pick the setting: `best_val_accuracy`, optimistic because it
+    picked); `test_accuracy` and its `change` from the start grade the runs.
     """
     import pandas as pd
 
@@ -251,17 +289,20 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     epochs = check_epochs(epochs or profile.fine_tune_epochs)
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
     depths = [models.check_n_unfrozen(base_model, d) for d in depths]
-    lrs = [check_lr(lr) for lr in lrs]
+    lrs = [check_lr(lr) for lr in
+           ((profile.fine_tune_lr, 1e-3) if lrs is None else lrs)]
     if not depths or not lrs:
         raise ValueError("depths and lrs must each hold at least one value")
     if stored is None:
-        stored = store_activations(base_model, files, depths=(0, *depths),
-                                   progress=progress)
+        stored = _stored_for(base_model, files, (0, *depths), progress)
     n_classes = len(files.class_names)
     train_labels = stored.train_labels
-    idx = (np.arange(len(train_labels)) if images_per_class is None else
-           subset_indices(train_labels,
-                          check_sizes([images_per_class], train_labels)[0], seed))
+    photo_labels = np.array([label for _, label in files.train])
+    photos = (np.arange(len(photo_labels)) if images_per_class is None else
+              subset_indices(photo_labels,
+                             check_sizes([images_per_class], photo_labels)[0],
+                             seed))
+    idx = _rows(photos, len(photo_labels), len(train_labels))
     keras.utils.set_random_seed(seed)
     head = models.build_head(stored.train[0].shape[1:], n_classes)
     head_result = _fit_quiet(head, (stored.train[0][idx], train_labels[idx]),
@@ -279,9 +320,9 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                 if depth else []
             for lr in lrs:
                 restore.reset()
-                copy_head(head, model, base_model)
+                tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
                 top, result = _fine_tune_stored(
-                    model, base_model, depth,
+                    tuned_model, base_model, depth,
                     (stored.train[depth][idx], train_labels[idx]),
                     stored.split("val", depth), epochs, lr, seed)
                 test = test_accuracy(top, _test_of(stored, depth))
@@ -305,7 +346,8 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     frame.attrs["histories"] = histories
     frame.attrs["head_seconds"] = head_result.seconds
     frame.attrs["n_classes"] = n_classes
-    frame.attrs["train_images"] = len(idx)
+    frame.attrs["train_images"] = len(photos)
+    frame.attrs["train_rows"] = len(idx)
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["n_val"] = len(files.val)
     frame.attrs["n_test"] = len(stored.test_labels if stored.test else files.val)
