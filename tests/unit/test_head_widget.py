@@ -40,6 +40,29 @@ def test_retrain_head_returns_history_and_settings(feats):
     assert result.model.output_shape == (None, N_CLASSES)
 
 
+def test_retrain_head_grades_the_picked_head_on_test_features(feats):
+    train, val = feats
+    test = _features(12, 3)
+    result = retrain_head(train, val, N_CLASSES, epochs=3, test=test)
+    expected = float(np.mean(
+        np.argmax(result.model.predict(test[0], verbose=0), axis=-1) == test[1]))
+    assert result.test_accuracy == expected
+    row = result.row()
+    assert row["test_accuracy"] == expected
+    assert list(row)[-2:] == ["test_accuracy", "seconds"]
+    # Without test features nothing is graded, and the row has no test column.
+    plain = retrain_head(train, val, N_CLASSES, epochs=1)
+    assert plain.test_accuracy is None and "test_accuracy" not in plain.row()
+
+
+def test_retrain_head_refuses_test_features_of_another_shape(feats):
+    train, val = feats
+    with pytest.raises(ValueError, match="test"):
+        retrain_head(train, val, N_CLASSES, test=_features(5, 2, shape=(3, 3, 8)))
+    with pytest.raises(ValueError, match="test"):
+        retrain_head(train, val, N_CLASSES, test="nope")
+
+
 def test_retrain_head_flatten_has_more_weights(feats):
     train, val = feats
     flat = retrain_head(train, val, N_CLASSES, head="flatten", epochs=1)
