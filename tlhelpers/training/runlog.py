@@ -19,7 +19,8 @@ from pathlib import Path
 from .. import atomic, config
 
 COLUMNS = ["run", "strategy", "backbone", "weights", "n_unfrozen", "lr", "epochs",
-           "epochs_done", "best_val_accuracy", "seconds", "status", "started"]
+           "epochs_done", "best_val_accuracy", "test_accuracy", "seconds", "status",
+           "started"]
 
 
 @contextlib.contextmanager
