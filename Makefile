@@ -45,8 +45,9 @@ lint: bootstrap
 
 # What CI runs: lint, then every notebook once (nbval), unit, reliability,
 # packaging and browser tests, and the training notebooks under two replicas.
+# --durations: CI's log names the slowest tests, where its time budget goes.
 test: lint
-	$(PYTEST) $(COURSE_TESTS) -m "not exhaustive"
+	$(PYTEST) $(COURSE_TESTS) -m "not exhaustive" --durations=25
 
 # The slower matrix besides: every notebook under two replicas and on a flat
 # folder, and a full-profile run on the whole dataset.
