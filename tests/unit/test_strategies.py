@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import tinymodel
 
-from tlhelpers import models, strategies
+from tlhelpers import config, models, strategies
 from tlhelpers.data import scan_folder, split_files
 
 SIZE = 32
@@ -167,6 +167,7 @@ def test_compare_strategies_table(base, files):
     assert (fine["epochs"] == 3).all()        # head phase + fine-tuning phase
     assert results.attrs["n_val"] == len(files.val)
     assert results.attrs["n_test"] == len(files.test)
+    assert results.attrs["scratch_image_size"] == SIZE
     assert set(results.attrs["histories"]) == {
         (s, n) for s in strategies.STRATEGIES for n in (2, 5)}
     _assert_same_state(base, state)   # fine-tuning runs leave the base as found
@@ -177,9 +178,12 @@ def test_compare_strategies_trains_on_every_stored_view_of_the_subset(base, file
     stored = strategies.store_activations(base, files, depths=(0, 3),
                                           flip_train=True)
     results = strategies.compare_strategies(
-        base, files, sizes=(2,), image_size=SIZE, batch_size=4, scratch_epochs=1,
+        base, files, sizes=(2,), batch_size=4, scratch_epochs=1,
         head_epochs=1, fine_tune_epochs=1, n_unfrozen=3, stored=stored,
         progress=False)
+    # Without image_size, scratch reads the photos at notebook 01's size.
+    assert results.attrs["scratch_image_size"] == \
+        config.get_profile().scratch_image_size
     rows = results.set_index("strategy")["train_rows"]
     assert rows["feature-extraction"] == rows["fine-tuning"] == 2 * 2 * 3
     assert rows["scratch"] == 2 * 3       # random augmentation, not stored views

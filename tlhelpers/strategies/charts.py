@@ -66,7 +66,7 @@ def plot_bars(frame, columns, title: str = "", chance: float | None = None):
 
 
 def _size_axis(ax, sizes) -> None:
-    """Images per class on a log axis (5, 20, 80, 160 evenly apart), ticks at `sizes`."""
+    """Images per class on a log axis (5, 30, 160 about evenly apart), ticks at `sizes`."""
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.minorticks_off()

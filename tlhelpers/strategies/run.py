@@ -165,7 +165,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     `data.load_splits()` (`splits.files`); `sizes`: images per class (default:
     the profile's `sweep_sizes`). Every size is validated and tested on the
     same, whole validation and test sets. Scratch is the small CNN of
-    notebook 01 with augmentation; feature extraction trains the seed's head
+    notebook 01 with augmentation, on photos of `image_size` (default
+    notebook 01's, the profile's `scratch_image_size`); feature extraction trains the seed's head
     on stored features; fine-tuning continues from that head with the top
     `n_unfrozen` layers unfrozen at `lr` (its row reports the fine-tuning
     phase; seconds include the head phase; `lr`: default the profile's
@@ -181,7 +182,9 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     import pandas as pd
 
     profile = config.get_profile()
-    image_size = image_size or int(base_model.input_shape[1])
+    # The scratch CNN reads photos at notebook 01's size, as in notebook 02:
+    # at the base's 150 px its epochs cost several times as much.
+    image_size = image_size or profile.scratch_image_size
     batch_size = batch_size or profile.batch_size
     scratch_epochs = check_epochs(scratch_epochs or profile.scratch_epochs)
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
@@ -261,6 +264,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     frame.attrs["n_classes"] = n_classes
     frame.attrs["n_unfrozen"] = n_unfrozen
     frame.attrs["lr"] = lr
+    frame.attrs["scratch_image_size"] = image_size
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")
     return frame
 
