@@ -112,6 +112,15 @@ def test_run_log_numbers_runs_and_keeps_updates(tlh_home):
         reloaded.update(9, status="done")
 
 
+def test_run_log_prints_rates_as_rates_and_unset_fields_blank(tlh_home):
+    log = training.RunLog("shown")
+    log.add(strategy="fine-tuning", n_unfrozen=4, lr=6e-5, epochs=2)
+    log.add(strategy="scratch", epochs=3)  # no depth, no rate
+    for shown in (repr(log), log._repr_html_()):
+        assert "6e-05" in shown and "0.00006" not in shown, shown
+        assert not {"NaN", "nan", "None"} & set(shown.split()), shown
+
+
 def test_lr_range_test_restores_weights_and_suggests_a_rate_in_range(trained):
     model, base_model, train_ds, _, start = trained
     model.set_weights(start)

@@ -155,9 +155,22 @@ class RunLog:
     def _repr_html_(self) -> str:
         if not self.rows:
             return f"<p><i>No runs yet ({html.escape(self.path.name)}).</i></p>"
-        shown = self.frame().drop(columns=["started"])
-        return shown.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                             na_rep="", classes="tlh-runlog-table")
+        shown = self._shown().drop(columns=["started"])
+        return shown.to_html(index=False, float_format=_number, na_rep="",
+                             classes="tlh-runlog-table")
 
     def __repr__(self) -> str:
-        return self.frame().to_string(index=False) if self.rows else "RunLog(empty)"
+        if not self.rows:
+            return "RunLog(empty)"
+        return self._shown().to_string(index=False, float_format=_number, na_rep="")
+
+    def _shown(self):
+        # Both views alike: a rate reads 5e-05 (not 0.00005), and a field a
+        # run did not set stays blank (not NaN in one column, None in another).
+        frame = self.frame()
+        return frame.astype(object).where(frame.notna(), None).fillna(float("nan")) \
+            .infer_objects()
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
