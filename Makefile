@@ -41,7 +41,7 @@ PYTEST := TLH_PROFILE=quick TLH_HOME=$${TLH_HOME:-$(TEST_HOME)} $(PY) -m pytest
 COURSE_TESTS := notebooks tests --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lint: bootstrap
-	$(VENV)/bin/ruff check tlhelpers tests notebooks
+	$(VENV)/bin/ruff check tlhelpers tests notebooks conftest.py
 
 # What CI runs: lint, then every notebook once (nbval), unit, reliability,
 # packaging and browser tests, and the training notebooks under two replicas.

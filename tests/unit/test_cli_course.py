@@ -153,3 +153,17 @@ def test_logged_runs_passes_over_a_run_log_it_cannot_read(tmp_path, monkeypatch,
     (runs,) = course.logged_runs([window])
     assert {"log": "good", "lr": 0.001} in runs
     assert all(run["log"] in ("good", "odd") for run in runs)
+
+
+def test_html_copies_fold_each_solution_under_its_exercise():
+    from tlhelpers.cli.course import notebook_html
+
+    nb = nbformat.v4.new_notebook()
+    solution = nbformat.v4.new_code_cell("# Solution\nanswer = 42")
+    solution.metadata["tags"] = ["solution"]
+    nb.cells = [nbformat.v4.new_code_cell("answer = None  # your code here"), solution]
+    page = notebook_html(nb)
+    folded = page[page.index("<details"):page.index("</details>")]
+    assert ">42<" in folded
+    assert page.count("<details") == 1  # the exercise itself stays open
+    assert "your code here" not in folded

@@ -2,18 +2,20 @@
 
 Taught in each notebook's Exercises. A check gives a hint rather than the
 answer; each exercise's solution is a collapsed cell below it. `lesson`
-checks what a notebook teaches against the run's own numbers.
+checks what a notebook teaches against the run's own numbers; `confirm`
+checks the facts a section relies on.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from .confirm import Checked, CheckFailed, confirm
 from .core import Verdict, hint, passed, your_turn
 from .lessons import LessonNotShown, LessonResult, lesson, on_course_data
 
 __all__ = ["Verdict", "hint", "passed", "your_turn", "lesson", "on_course_data",
-           "LessonNotShown", "LessonResult"]
+           "LessonNotShown", "LessonResult", "confirm", "Checked", "CheckFailed"]
 
 
 def __getattr__(name: str):

@@ -86,12 +86,35 @@ class PeakMemory:
         return self.peak_bytes / 2 ** 20
 
 
+# JupyterLab's look, with each solution folded under its exercise as in the lab.
+SOLUTIONS_FOLDED = """{%- extends 'lab/index.html.j2' -%}
+{% block any_cell %}
+{%- if 'solution' in cell.metadata.get('tags', []) -%}
+<details class="solution"><summary>Solution (open it after trying the exercise)</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{% endblock any_cell %}
+"""
+
+
+def notebook_html(nb) -> str:
+    """The HTML copy of an executed notebook, its solutions collapsed."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"course.html.j2": SOLUTIONS_FOLDED})],
+                            template_file="course.html.j2")
+    return exporter.from_notebook_node(nb)[0]
+
+
 def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     """Execute one notebook; save the executed copy and its HTML."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
     from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
@@ -113,8 +136,7 @@ def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / path.name)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    (out / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
+    (out / path.with_suffix(".html").name).write_text(notebook_html(nb), encoding="utf-8")
     return seconds, status
 
 
