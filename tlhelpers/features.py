@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, config
+from .progress import progress_bar
 
 FORMAT_VERSION = 2  # 2: change times in the fingerprint
 
@@ -425,9 +426,7 @@ def compute_layers(base, items, image_size: int, batch_size: int, layers,
            for layer, head in zip(layers, heads)}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(items), unit="img", desc="extracting features",
-                   leave=False)
+        bar = progress_bar(total=len(items), unit="img", desc="extracting features")
     start = 0
     with bfloat16_errors_explained():
         for images, _ in ds:

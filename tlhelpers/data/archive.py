@@ -20,6 +20,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from ..progress import progress_bar
+
 CHUNK = 1 << 20
 
 
@@ -99,9 +101,7 @@ def download(url: str, dest: Path, size: int | None = None,
 
 
 def _progress_bar(total, name):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, desc=name)
+    return progress_bar(total=total, unit="B", unit_scale=True, desc=name)
 
 
 def _check_member_path(name: str, target: Path) -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import config
 from .. import features as features_mod
+from ..progress import progress_bar
 from ._common import accuracy_axis, colour, new_figure, to_numpy
 from .layers import block_outputs, check_layers, layer_model, resolve_base
 
@@ -85,8 +86,7 @@ def pooled_features(model, items, layers=None, batch_size: int | None = None,
         parts: list[list[np.ndarray]] = [[] for _ in rest]
         ds = make_dataset(items, size, batch_size, shuffle=False, cache=False)
         if progress:
-            from tqdm.auto import tqdm
-            ds = tqdm(ds, desc="pooled features", unit="batch", leave=False)
+            ds = progress_bar(ds, desc="pooled features", unit="batch")
         with features_mod.bfloat16_errors_explained():
             for images, _ in ds:
                 outputs = extractor(images, training=False)
