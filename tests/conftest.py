@@ -31,6 +31,12 @@ def tlh_home(tmp_path_factory, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def random_weights_allowed(monkeypatch):
+    """Lift CI's TLH_REQUIRE_IMAGENET for a test of the random-weights fallback itself."""
+    monkeypatch.delenv("TLH_REQUIRE_IMAGENET", raising=False)
+
+
+@pytest.fixture
 def offline(monkeypatch):
     """Make every host look unreachable, so nothing tries the network."""
     from tlhelpers.data import registry

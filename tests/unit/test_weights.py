@@ -201,7 +201,7 @@ def test_keras_file_is_checked_by_its_hash_once_per_version(empty_keras_home,
 
 
 def test_without_the_package_it_falls_back_to_random(offline, empty_keras_home,
-                                                     no_package):
+                                                     no_package, random_weights_allowed):
     with pytest.warns(UserWarning, match="RANDOM weights"):
         base = models.load_base("vgg16", input_shape=SHAPE, allow_random=True)
     assert base.tlh_weights == "random"
@@ -303,3 +303,43 @@ def test_prefetch_offline_converts_the_offline_copy(offline, tmp_path, capsys):
     assert offline_weights.digest(offline_weights.read_file(path)) == DIGEST
     assert f"ready at {path}" in out.out and weights.OFFLINE_SOURCE in out.out
     assert [p.name for p in (pack / "weights").iterdir()] == [offline_weights.FILE_NAME]
+
+
+def test_ci_forbids_the_random_fallback(offline, empty_keras_home, no_package,
+                                        monkeypatch):
+    # CI sets it: a course that ran on random weights would skip every lesson
+    # check and still pass.
+    monkeypatch.setenv("TLH_REQUIRE_IMAGENET", "1")
+    with pytest.raises(weights.WeightsUnavailableError) as info:
+        models.load_base("vgg16", input_shape=SHAPE, allow_random=True)
+    assert "unset TLH_REQUIRE_IMAGENET" in str(info.value)
+
+
+def test_only_a_failed_download_counts_as_no_network():
+    assert models.failed_fetch(Exception("URL fetch failure on https://x: 404 -- Not Found"))
+    assert models.failed_fetch(TimeoutError("timed out"))
+    assert models.failed_fetch(ValueError("Incomplete or corrupted file detected."))
+    assert not models.failed_fetch(TypeError("unexpected keyword argument"))
+    assert not models.failed_fetch(KeyError("block1_conv1"))
+
+
+def test_a_broken_download_is_not_turned_into_random_weights(
+        empty_keras_home, no_package, random_weights_allowed, monkeypatch):
+    from tlhelpers.data import registry
+
+    monkeypatch.setattr(registry, "host_reachable", lambda url, timeout=3.0: True)
+    calls = []
+
+    def broken_vgg16(weights=None, **kwargs):
+        calls.append(weights)
+        if weights == "imagenet":
+            raise KeyError("Unable to open object 'block1_conv1'")  # a truncated file
+        raise AssertionError("random weights were built after a broken download")
+
+    import dataclasses
+
+    monkeypatch.setitem(models.BACKBONES, "vgg16", dataclasses.replace(
+        models.BACKBONES["vgg16"], constructor=broken_vgg16))
+    with pytest.raises(KeyError, match="block1_conv1"):
+        models.load_base("vgg16", input_shape=SHAPE, allow_random=True)
+    assert calls == ["imagenet"]  # no quiet fall-through to random weights
