@@ -230,18 +230,38 @@ def check_top(top, n_classes: int) -> int:
     return int(top)
 
 
+def is_softmax_layer(layer) -> bool:
+    """True for a `Softmax` layer or a layer with a softmax activation."""
+    import keras
+
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+
+
+def ends_in_softmax(model) -> bool:
+    """True when the model's last layer (inside a nested model too) is a softmax."""
+    import keras
+
+    last = model.layers[-1] if getattr(model, "layers", None) else model
+    if isinstance(last, keras.Model) and last is not model:
+        return ends_in_softmax(last)
+    return is_softmax_layer(last)
+
+
 def class_probabilities(model, images: np.ndarray) -> np.ndarray:
     """(N, n_classes) probabilities of raw 0..255 images; rows sum to 1.
 
-    The course's models end in a softmax; a model that outputs raw scores
-    (logits) gets one applied here.
+    The course's models end in a softmax; a model whose last layer is not one
+    outputs raw scores (logits), and gets one applied here. Decided from the
+    model, not from its numbers: scores can happen to sum to 1.
     """
     batch = np.asarray(images, dtype=np.float32)
     out = np.asarray(model.predict(batch, verbose=0, batch_size=32), np.float64)
     if out.ndim != 2:
         raise ValueError(f"the model outputs shape {out.shape}; expected "
                          "(N, n_classes) from a classifier")
-    if out.min() < 0 or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+    if not ends_in_softmax(model):
         out = np.exp(out - out.max(axis=1, keepdims=True))
     return out / out.sum(axis=1, keepdims=True)
 

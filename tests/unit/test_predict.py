@@ -186,6 +186,25 @@ def test_a_model_without_softmax_gets_probabilities():
     np.testing.assert_allclose(result.probabilities, 1 / 3)
 
 
+def test_scores_that_happen_to_sum_to_one_still_get_a_softmax():
+    # Zero kernel, bias (1, 0, 0): raw scores 1, 0, 0 look like probabilities.
+    inputs = keras.Input(shape=(SIZE, SIZE, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    dense = keras.layers.Dense(3, kernel_initializer="zeros", activation=None)
+    scores = keras.Model(inputs, dense(x))
+    dense.set_weights([np.zeros((3, 3)), np.array([1.0, 0.0, 0.0])])
+    (result,) = predict.predict_images(scores, jpeg_bytes())
+    expected = np.exp([1.0, 0.0, 0.0]) / np.exp([1.0, 0.0, 0.0]).sum()
+    np.testing.assert_allclose(result.probabilities, expected, rtol=1e-5)
+
+
+def test_a_softmax_is_found_at_the_end_of_a_nested_model():
+    assert predict.ends_in_softmax(keras.Sequential([constant_model(3)]))
+    assert not predict.ends_in_softmax(keras.Sequential([constant_model(3, logits=True)]))
+    assert predict.ends_in_softmax(keras.Sequential([
+        keras.Input(shape=(4,)), keras.layers.Dense(3), keras.layers.Softmax()]))
+
+
 @pytest.mark.parametrize("kwargs, word", [
     ({"top": 0}, "top"), ({"top": 3}, "top"), ({"top": True}, "top"),
     ({"class_names": ["only one"]}, "class_names"),

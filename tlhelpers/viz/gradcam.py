@@ -15,6 +15,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from ..predict import is_softmax_layer
 from ._common import as_image_batch, new_figure, show_tile, to_numpy
 from .images import RIGHT, WRONG
 from .layers import conv_layers, image_batch, resolve_base
@@ -36,12 +37,6 @@ class CamResult:
         return self.probabilities.argmax(axis=1)
 
 
-def _is_softmax(layer) -> bool:
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
-
-
 def _class_scores(last):
     """A function x -> (class scores, model output) for the model's last layer.
 
@@ -53,7 +48,7 @@ def _class_scores(last):
     """
     if isinstance(last, keras.layers.Softmax):
         return lambda x: (x, last(x))
-    if not _is_softmax(last):
+    if not is_softmax_layer(last):
         def as_is(x):
             out = last(x)
             return out, out
