@@ -269,9 +269,11 @@ def _size(n_bytes: int) -> str:
 def remove_replaced(path: Path, group: str, ids: np.ndarray) -> list[Path]:
     """Remove the feature files that `path` replaces; says so in one line.
 
-    Replaced: another file of the same group (`cache_group`) covering at least
-    one of the same images. Files of other splits (no image in common), other
-    weights, layers or sizes stay.
+    Replaced: another file of the same group (`cache_group`) whose images are
+    all among this file's (the same split stored before its images changed,
+    or a smaller set of it). A file holding images this one lacks stays: the
+    whole split's file outlives a subset (`files.train[:50]`) extracted after
+    it. Files of other weights, layers or sizes stay too.
     """
     removed, freed = [], 0
     for other in sorted(path.parent.glob("*.npz")):
@@ -280,7 +282,7 @@ def remove_replaced(path: Path, group: str, ids: np.ndarray) -> list[Path]:
         try:
             with np.load(other, allow_pickle=False) as stored:
                 if "group" not in stored.files or str(stored["group"]) != group \
-                        or not np.intersect1d(stored["item_ids"], ids).size:
+                        or not np.isin(stored["item_ids"], ids).all():
                     continue
             size = other.stat().st_size
             other.unlink()

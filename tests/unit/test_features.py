@@ -130,10 +130,18 @@ def test_a_new_file_removes_the_files_it_replaces(base, items, calls, capsys):
     assert again.from_cache and capsys.readouterr().out == ""
     grown = features.extract(base, train + [items[4]], progress=False)
     assert not new_train.path.exists() and grown.path.exists()
-    # val shares items[4] with the grown set: it is replaced too
-    assert not old_val.path.exists()
+    # val shares items[4] with the grown set, but holds images it lacks
+    assert old_val.path.exists()
     assert sorted(p.name for p in grown.path.parent.glob("*.npz")) == \
-        sorted([grown.path.name, inner.path.name])
+        sorted([grown.path.name, old_val.path.name, inner.path.name])
+
+
+def test_a_subset_leaves_the_whole_splits_file_in_place(base, items, calls):
+    whole = features.extract(base, items, progress=False)
+    part = features.extract(base, items[:2], progress=False)  # files.train[:50]
+    assert whole.path.exists() and part.path.exists()
+    again = features.extract(base, items, progress=False)
+    assert again.from_cache and again.key == whole.key and calls["n"] == 2
 
 
 def test_the_key_names_the_preprocessing_function(base, items, monkeypatch):
