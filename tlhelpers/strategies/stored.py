@@ -60,17 +60,21 @@ def _derive(base, items, low: str, low_x: np.ndarray, high: str | None,
     """Activations of `high` computed from the stored ones of `low`, then stored."""
     started = time.perf_counter()
     image_size = int(base.input_shape[1])
-    key = features.cache_key(base, items, image_size, high, view, precision)
+    # The layers above `low` run in float32 here: under a bfloat16 pass the
+    # result is not what a pass straight to `high` gives, so it has its own key.
+    made = precision if precision == "float32" else f"{precision} to {low}, float32 above"
+    key = features.cache_key(base, items, image_size, high, view, made)
     path = config.cache_dir("features") / f"{key}.npz"
     labels = np.array([label for _, label in items], dtype=np.int32)
-    if path.exists():
-        return features.extract(base, items, layer=high, progress=False,
-                                view=view, precision=precision)
+    out = features.stored_features(path, labels)
+    if out is not None:
+        return features.FeatureSet(out, labels, key, path, True,
+                                   time.perf_counter() - started, (), view, precision)
     part = _between(base, low, high)
     out = np.concatenate([np.asarray(part(low_x[i:i + batch_size], training=False))
                           for i in range(0, len(low_x), batch_size)])
     features.store(path, out, labels, items,
-                   features.cache_group(base, image_size, high, view, precision))
+                   features.cache_group(base, image_size, high, view, made))
     return features.FeatureSet(out, labels, key, path, False,
                                time.perf_counter() - started, (), view, precision)
 
