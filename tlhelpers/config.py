@@ -203,18 +203,18 @@ def random_state_kept():
     run on a machine would train from other initial values than every later run.
     """
     import numpy as np
-    from keras.src.backend.common import global_state  # Keras' own global seed
 
-    name = "global_seed_generator"
+    from . import compat
+
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    generator = global_state.get_global_attribute(name)
+    generator = compat.keras_seed_generator()
     generator_state = None if generator is None else generator.state.numpy()
     try:
         yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-        global_state.set_global_attribute(name, generator)
+        compat.set_keras_seed_generator(generator)
         if generator is not None:
             generator.state.assign(generator_state)
 

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from . import tflogs
+from . import compat, tflogs
 
 TF_CONFIG_ENV = "TF_CONFIG"
 CPU_REPLICAS_ENV = "TLH_CPU_REPLICAS"
@@ -95,11 +95,7 @@ def prepare_environment() -> None:
 
 def onednn_rewrites_on() -> bool:
     """Whether this process runs TensorFlow with oneDNN's graph rewrites."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TensorFlow without the probe: trust the variable
-        return os.environ.get(ONEDNN_ENV) == "1"
-    return bool(_pywrap_util_port.IsMklEnabled())
+    return compat.onednn_enabled()
 
 
 def _refuse_onednn_with_replicas(replicas: int) -> None:
@@ -138,30 +134,6 @@ def _split_cpu(n: int) -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-def _reduce_tensor_by_tensor(strategy):
-    """Let Keras 3's `fit` run under MultiWorkerMirroredStrategy.
-
-    Keras 3.15 hands `strategy.reduce` a whole (x, y) batch before training,
-    and the scalar losses with `axis=0` after each step (keras-team/keras#20585);
-    this strategy's `reduce` takes neither and `fit` fails on its first batch.
-    Reducing each tensor alone, a scalar without an axis, is what Keras means.
-    """
-    import tensorflow as tf
-
-    reduce = strategy.reduce
-
-    def reduce_each(reduce_op, value, axis=None):
-        def one(tensor):
-            local = strategy.experimental_local_results(tensor)[0]
-            rank = getattr(getattr(local, "shape", None), "rank", None)
-            return reduce(reduce_op, tensor, axis=None if rank == 0 else axis)
-
-        return tf.nest.map_structure(one, value)
-
-    strategy.reduce = reduce_each
-    return strategy
-
-
 # A variable belongs to the strategy it was created under, so one process
 # keeps one strategy: asking again returns the same object.
 _strategies: dict = {}
@@ -181,7 +153,7 @@ def get_strategy():
     if key in _strategies:
         return _strategies[key]
     if tf_config is not None:
-        strategy = _reduce_tensor_by_tensor(tf.distribute.MultiWorkerMirroredStrategy())
+        strategy = compat.reduce_each_tensor(tf.distribute.MultiWorkerMirroredStrategy())
     elif replicas > 1:
         _refuse_onednn_with_replicas(replicas)
         strategy = tf.distribute.MirroredStrategy(_split_cpu(replicas))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 
+from . import compat
 from . import weights as weights_mod
 
 
@@ -355,7 +356,7 @@ def _built_for_others(optimizer, ids: frozenset) -> bool:
         return False
     # Keras has no public list of the variables an optimizer was built for;
     # without its private one, assume the worst (a new optimizer is the rule).
-    tracked = getattr(optimizer, "_trainable_variables", None)
+    tracked = compat.optimizer_variables(optimizer)
     return tracked is None or {id(v) for v in tracked} != ids
 
 

@@ -79,17 +79,11 @@ def read_onnx(path: Path) -> dict:
 
 def read_file(path: Path) -> dict:
     """{layer: (kernel, bias)} from a converted `.weights.h5` file (Keras 3 layout)."""
-    import h5py
+    from . import compat
 
-    arrays = {}
-    with h5py.File(path, "r") as f:
-        for key, group in f["layers"].items():
-            variables = group.get("vars")
-            # Keras 3.15 keys groups by class (`conv2d_3`) and stores the name.
-            name = variables.attrs.get("name", key) if variables is not None else key
-            if name in CONV_LAYERS and "0" in variables and "1" in variables:
-                arrays[name] = (variables["0"][()], variables["1"][()])
-    return arrays
+    return {name: (values[0], values[1])
+            for name, values in compat.weights_h5_layers(path).items()
+            if name in CONV_LAYERS and len(values) >= 2}
 
 
 def digest(arrays: dict) -> str:

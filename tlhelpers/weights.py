@@ -74,16 +74,9 @@ def file_name(backbone: str, image_size: int = 224) -> str:
 
 def origin(backbone: str, image_size: int = 224) -> tuple[str, str | None]:
     """(url, md5 or sha256 hash as Keras checks it) of the no-top weights."""
-    from keras.src.applications import efficientnet, mobilenet_v2, resnet, vgg16
+    from . import compat
 
-    name = file_name(backbone, image_size)
-    if backbone == "vgg16":
-        return vgg16.WEIGHTS_PATH_NO_TOP, "6d6bbae143d832006294945121d1f1fc"
-    if backbone == "resnet50":
-        return resnet.BASE_WEIGHTS_PATH + name, resnet.WEIGHTS_HASHES["resnet50"][1]
-    if backbone == "mobilenet_v2":
-        return mobilenet_v2.BASE_WEIGHT_PATH + name, None
-    return efficientnet.BASE_WEIGHTS_PATH + name, efficientnet.WEIGHTS_HASHES["b0"][1]
+    return compat.keras_weight_origin(backbone, file_name(backbone, image_size))
 
 
 def search_dirs() -> list[Path]:

@@ -210,3 +210,14 @@ def test_prefetch_rejects_unknown_names(capsys):
 
 def test_unknown_command_is_a_usage_error():
     assert tlh("teleport").returncode == 2
+
+
+def test_doctor_warns_when_keras_is_not_a_checked_release(monkeypatch):
+    from tlhelpers import compat
+    from tlhelpers.cli import doctor
+
+    assert not [f for f in doctor.check_packages() if f.topic == "internals"]
+    monkeypatch.setitem(compat.CHECKED, "keras", "0.0")
+    (finding,) = [f for f in doctor.check_packages() if f.topic == "internals"]
+    assert finding.status == doctor.WARN and "(checked: 0.0)" in finding.detail
+    assert "tests/unit/test_compat.py" in finding.fix

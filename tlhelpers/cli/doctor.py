@@ -56,6 +56,15 @@ def check_packages() -> list[Finding]:
             found.append(Finding(FAIL, dist, f"{version} (need {need_major}.x)", fix_env))
         else:
             found.append(Finding(OK, dist, version))
+    from .. import compat
+
+    untested = compat.untested_versions()
+    if untested and all(f.status == OK for f in found):
+        found.append(Finding(
+            WARN, "internals", f"{', '.join(untested)}: the few Keras/TensorFlow "
+            "internals the course uses were checked on other releases",
+            "run `pytest tests/unit/test_compat.py`: a failure names the function "
+            "of tlhelpers/compat.py to update"))
     return found
 
 
