@@ -44,15 +44,14 @@ def test_flatten_head_check_asks_for_like_with_like():
 
 
 def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
-    splits = types.SimpleNamespace(files=types.SimpleNamespace(
-        counts=lambda: {"train": {"daisy": 40, "roses": 40}}))
+    items = [("photo.jpg", 0)] * 40
     probe = {"VGG16, imagenet weights": {"block1_pool": 0.6, "block4_pool": 0.8}}
     changes = pd.DataFrame({"relative_change": [0.0, 0.1, 0.2]})
     result = types.SimpleNamespace(lrs=np.geomspace(1e-6, 1e-1, 6),
                                    losses=np.array([2, 1.9, 1.5, 1, 0.9, 3.0]),
                                    suggestion=1e-4)
     cases = [
-        (nb00.check_train_images_per_class, (splits,), {"daisy": 3}),
+        (nb00.check_last_batch_shape, (items, 96, 32), (32, 96, 96, 3)),
         (nb02.check_feature_shape, (), (1, 2, 3)),
         (nb02.check_flatten_head, (5,), _head_result(head="gap")),
         (nb03.check_lr_choice, (result,), 10.0),

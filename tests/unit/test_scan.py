@@ -285,3 +285,14 @@ def test_scan_leaves_warning_filters_alone(tmp_path):
     for _ in range(3):
         scan_folder(root, workers=4)
         assert list(warnings.filters) == before
+
+
+def test_where_shows_a_folder_from_the_project_or_tlh_home(tmp_path, monkeypatch):
+    from tlhelpers import config
+    from tlhelpers.data.scan import where
+
+    monkeypatch.setenv("TLH_HOME", str(tmp_path))
+    assert where(tmp_path / "demo" / "my_photos") == "$TLH_HOME/demo/my_photos"
+    assert where(tmp_path) == "$TLH_HOME"
+    assert where(config.PROJECT_ROOT / "data" / "flowers-small") == "data/flowers-small"
+    assert where("/no/such/place") == "/no/such/place"

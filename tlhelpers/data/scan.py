@@ -103,7 +103,7 @@ class FolderScan:
 
     def report(self) -> str:
         """A short human summary: per-class counts, bad files, problems."""
-        lines = [f"{self.root} ({self.layout} layout)"]
+        lines = [f"{shown(where(self.root))} ({self.layout} layout)"]
         for name, count in self.counts().items():
             lines.append(f"  {shown(name):<20} {count['good']:>6} good  "
                          f"{count['bad']:>4} bad")
@@ -120,6 +120,28 @@ class FolderScan:
     def _repr_html_(self) -> str:
         import html
         return f"<pre>{html.escape(self.report())}</pre>"
+
+
+def where(path) -> str:
+    """A folder as a learner reads it: from the project, `$TLH_HOME` or `~`, else whole.
+
+    Taught in `00_setup_and_data.ipynb`: `data/flowers-small`, not the
+    absolute path of this checkout.
+    """
+    from .. import config
+
+    path = Path(path)
+    for base, name in ((config.PROJECT_ROOT, None),
+                       (config.home(), f"${config.HOME_ENV}"),
+                       (Path.home(), "~")):
+        try:
+            rest = path.relative_to(base)
+        except ValueError:
+            continue
+        if name is None:
+            return rest.as_posix() or "."
+        return f"{name}/{rest.as_posix()}" if rest.parts else name
+    return str(path)
 
 
 def shown(name) -> str:
