@@ -17,6 +17,7 @@ import numpy as np
 from .. import atomic, config
 from ..data.pipeline import batch_size_for_replicas
 from ..models import check_model_archive, check_n_unfrozen, require_fresh_compile, set_trainable
+from . import manifest
 from .callbacks import BestWeights, LivePlot, RunLogger
 from .runlog import RunLog
 
@@ -280,14 +281,22 @@ def saved_model_path(name: str) -> Path:
     return config.cache_dir("models") / f"{name}.keras"
 
 
-def save_model(model: keras.Model, path: str | Path) -> Path:
-    """`model.save(path)` through a temporary file: a kill keeps the old file.
+def save_model(model: keras.Model, path: str | Path, *, class_names=None,
+               files=None) -> Path:
+    """`model.save(path)` through a temporary file, with what it was trained on beside it.
 
     Taught in `03_fine_tuning.ipynb`; used by `05_visualizing_features.ipynb`.
+    A kill keeps the old file. The manifest (`manifest.describe`: profile,
+    dataset, weights, and the classes and photos when given) lets notebooks
+    05 and 06 refuse a model trained on something else. The old manifest goes
+    first: a kill between the two writes leaves a model with none, which is
+    refused, never one with another model's record.
     """
     path = Path(path)
+    manifest.manifest_path(path).unlink(missing_ok=True)
     with atomic.replacing(path, suffix=path.suffix) as tmp:
         model.save(tmp)
+    manifest.write(path, manifest.describe(model, class_names, files))
     return path
 
 
