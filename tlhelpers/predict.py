@@ -20,12 +20,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from . import atomic
 from . import models as _models  # noqa: F401  (registers the course's layers)
-from .data.images import check_size, load_rgb, to_rgb
-from .data.scan import _looks_like_text
+from .data.images import load_rgb
+from .data.scan import looks_like_text
 
 # Below this top probability the result carries NOT_SURE: a softmax always
 # sums to 1, so a photo of none of the classes still gets a "best" class.
@@ -85,35 +85,12 @@ class Prediction:
 
 # --- reading one photo --------------------------------------------------------
 
-def _reduced_jpeg(stream, size: int, too_large: ValueError) -> np.ndarray:
-    """A JPEG over MAX_PIXELS, decoded at 1/2 to 1/8 scale, then as `load_rgb` does.
-
-    `load_rgb` checks the size before its draft step (the scan must refuse
-    such files); a photo to predict is worth downscaling instead.
-    """
-    if hasattr(stream, "seek"):
-        stream.seek(0)
-    with Image.open(stream) as img:
-        if img.format != "JPEG":
-            raise too_large
-        img.draft("RGB", (size, size))
-        check_size(img)  # still too large at 1/8 scale
-        img = ImageOps.exif_transpose(img)
-        rgb = to_rgb(img).resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.uint8)
-
-
 def _decode(data: bytes | Path, size: int) -> np.ndarray:
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     with warnings.catch_warnings():
         # Pillow warns between its two limits; check_size reports those first.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            return load_rgb(stream, size)
-        except ValueError as err:
-            if not str(err).startswith("too large"):
-                raise
-            return _reduced_jpeg(stream, size, err)
+        return load_rgb(stream, size, shrink_large_jpeg=True)
 
 
 def _head(data: bytes | Path) -> bytes:
@@ -142,7 +119,7 @@ def read_image(data: bytes | str | os.PathLike, size: int) -> np.ndarray:
     try:
         return _decode(data, size)
     except UnidentifiedImageError:
-        if _looks_like_text(_head(data)):
+        if looks_like_text(_head(data)):
             raise ImageError("not an image (the file holds text or HTML)") from None
         raise ImageError("not an image (format not recognised: use JPEG, PNG "
                          "or WebP)") from None

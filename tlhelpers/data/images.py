@@ -60,17 +60,24 @@ def open_checked(path: Path) -> Image.Image:
     return img
 
 
-def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
+def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None,
+             shrink_large_jpeg: bool = False) -> np.ndarray:
     """The image at `path` as uint8 RGB, resized to `size` (square when an int).
 
     The scan decodes every file through this same function (without `size`),
-    so a file it calls good cannot fail here.
+    so a file it calls good cannot fail here. `shrink_large_jpeg`: a JPEG over
+    MAX_PIXELS is decoded at 1/2 to 1/8 scale before the size check (a photo
+    to predict is worth downscaling; the scan must refuse such files).
     """
     with Image.open(path) as img:
-        check_size(img)
+        shrink = shrink_large_jpeg and size is not None and img.format == "JPEG"
+        if not shrink:
+            check_size(img)
         if size is not None and img.format == "JPEG":
             target = (size, size) if isinstance(size, int) else size
             img.draft("RGB", target)  # decode JPEGs at a reduced scale: faster
+        if shrink:
+            check_size(img)  # still too large at 1/8 scale
         img = ImageOps.exif_transpose(img)
         rgb = to_rgb(img)
         if size is not None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import config
 from .images import load_rgb
-from .scan import FolderScan, _check_image, scan_folder, shown
+from .scan import FolderScan, image_problem, scan_folder, shown
 
 
 @dataclasses.dataclass
@@ -268,7 +268,7 @@ def _why_unreadable(path: Path, err: Exception) -> str:
     if not path.exists():
         return "missing (deleted or moved after the scan)"
     # The scan's wording ("truncated (...)", "empty file"), or the error itself.
-    return _check_image(path) or f"{type(err).__name__}: {err}"
+    return image_problem(path) or f"{type(err).__name__}: {err}"
 
 
 def make_dataset(items: list[tuple[Path, int]], image_size: int, batch_size: int,

@@ -156,7 +156,7 @@ def shown(name) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _looks_like_text(head: bytes) -> bool:
+def looks_like_text(head: bytes) -> bool:
     """Whether the first bytes of a file are text (UTF-8, HTML, JSON...)."""
     try:
         text = head.decode("utf-8")
@@ -190,10 +190,11 @@ def check_image(path: Path) -> str | None:
     """None when the file decodes to RGB, else the reason it cannot be used."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's own bomb warnings
-        return _check_image(Path(path))
+        return image_problem(Path(path))
 
 
-def _check_image(path: Path) -> str | None:
+def image_problem(path: Path) -> str | None:
+    """Why the file at `path` cannot be used as a photo, or None when it decodes."""
     # No warnings.catch_warnings() here: it is not thread-safe, and the scan's
     # worker threads would leave the process's warning filters changed.
     try:
@@ -205,7 +206,7 @@ def _check_image(path: Path) -> str | None:
     except UnidentifiedImageError:
         with open(path, "rb") as handle:
             head = handle.read(512)
-        if _looks_like_text(head):
+        if looks_like_text(head):
             return "not an image (the file holds text or HTML)"
         return "not an image (format not recognised)"
     except ValueError as err:
@@ -293,10 +294,10 @@ def scan_folder(path: str | Path, workers: int = 4) -> FolderScan:
                     candidates.append((split, class_dir.name, file))
 
     # Pillow releases the GIL while decoding, so threads use both cores. The
-    # warning filter is set here, once, in the calling thread (see _check_image).
+    # warning filter is set here, once, in the calling thread (see image_problem).
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
         warnings.simplefilter("ignore")  # Pillow's own bomb warnings
-        reasons = list(pool.map(lambda c: _check_image(c[2]), candidates))
+        reasons = list(pool.map(lambda c: image_problem(c[2]), candidates))
     for (split, name, file), reason in zip(candidates, reasons):
         if reason is None:
             scan.good[split][name].append(file)
