@@ -167,3 +167,19 @@ def test_html_copies_fold_each_solution_under_its_exercise():
     assert ">42<" in folded
     assert page.count("<details") == 1  # the exercise itself stays open
     assert "your code here" not in folded
+
+
+def test_executed_copies_keep_a_progress_bars_last_state(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_bar.ipynb",
+                   "from tlhelpers.progress import progress_bar\n"
+                   "for _ in progress_bar(range(50), desc='pass', mininterval=0):\n"
+                   "    pass")
+    out = tmp_path / "out"
+    assert main(["course", "--notebooks", str(folder), "--out", str(out),
+                 "--timeout", "120"]) == 0
+    (stream,) = nbformat.read(out / "00_bar.ipynb", as_version=4).cells[0].outputs
+    assert stream["text"].strip().startswith("pass: 100%")
+    assert "50/50" in stream["text"] and "\r" not in stream["text"]
+    assert (out / "00_bar.html").read_text().count("pass: ") == 1

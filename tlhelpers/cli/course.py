@@ -115,6 +115,7 @@ def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
     from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
@@ -134,6 +135,9 @@ def run_notebook(path: Path, out: Path, timeout: int) -> tuple[float, str]:
     except Exception as err:  # a dead kernel or timeout is a failed notebook too
         status = f"FAILED: {type(err).__name__}: {err}"[:140]
     seconds = time.perf_counter() - started
+    # A progress bar is one stream write per update: merged, each output
+    # keeps only what a terminal or JupyterLab shows last (the finished bar).
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / path.name)
     (out / path.with_suffix(".html").name).write_text(notebook_html(nb), encoding="utf-8")
