@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 
 
 @dataclasses.dataclass
@@ -55,3 +56,14 @@ def hint(message: str) -> Verdict:
 def your_turn(message: str) -> Verdict:
     """An unanswered exercise: what to do, in a neutral colour."""
     return Verdict(False, message, answered=False)
+
+
+def as_number(answer) -> float | None:
+    """A learner's answer as a finite float, or None (a bool, text, a list, NaN)."""
+    if isinstance(answer, bool):
+        return None
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .core import Verdict, hint, passed, your_turn
-
-
-def _as_number(answer):
-    if isinstance(answer, bool):
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+from .core import Verdict, as_number, hint, passed, your_turn
 
 
 def check_conv_params(answer, kernel: int = 3, channels_in: int = 128,
@@ -25,7 +15,7 @@ def check_conv_params(answer, kernel: int = 3, channels_in: int = 128,
     if answer is None:
         return your_turn("Set `answer` to a whole number, worked out with the "
                          "formula before you let Keras count.")
-    value = _as_number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("Give one number (an int), for example a product of the "
                     "layer's sizes.")
@@ -75,7 +65,7 @@ def check_best_epoch_gap(answer, history) -> Verdict:
         return your_turn("Set `answer` to a number: find the epoch first, then "
                          "subtract at that epoch. `history.history` is a dict "
                          "of lists, one value per epoch.")
-    value = _as_number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("Give one number (a float), not a list or a string.")
 
