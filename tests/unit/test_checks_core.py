@@ -45,8 +45,14 @@ def test_flatten_head_check_asks_for_like_with_like():
 
 def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
     items = [("photo.jpg", 0)] * 40
-    probe = {"VGG16, imagenet weights": {"block1_pool": 0.6, "block4_pool": 0.8}}
-    changes = pd.DataFrame({"relative_change": [0.0, 0.1, 0.2]})
+    probe = {"VGG16, imagenet weights": {"block1_pool": 0.6, "block4_pool": 0.8},
+             "VGG16, random weights (control)": {"block1_pool": 0.55,
+                                                 "block4_pool": 0.5}}
+    changes = pd.DataFrame({"layer": ["block1_conv1", "block2_conv1", "dense"],
+                            "relative_change": [0.0, 0.1, 0.2]})
+    base = types.SimpleNamespace(layers=[
+        types.SimpleNamespace(name=name, weights=[0])
+        for name in ("block1_conv1", "block2_conv1")])
     result = types.SimpleNamespace(lrs=np.geomspace(1e-6, 1e-1, 6),
                                    losses=np.array([2, 1.9, 1.5, 1, 0.9, 3.0]),
                                    suggestion=1e-4)
@@ -55,8 +61,8 @@ def test_every_placeholder_gets_your_turn_and_a_wrong_answer_not_yet():
         (nb02.check_feature_shape, (), (1, 2, 3)),
         (nb02.check_flatten_head, (5,), _head_result(head="gap")),
         (nb03.check_lr_choice, (result,), 10.0),
-        (nb05.check_best_block, (probe,), "block1_pool"),
-        (nb05.check_moved_layers, (changes,), 1),
+        (nb05.check_widest_gap, (probe,), 10.0),
+        (nb05.check_moved_layers, (changes, base, 1), 1),
     ]
     for check, args, wrong in cases:
         untouched = check(None, *args)

@@ -89,18 +89,6 @@ def test_gallery_and_confusion_figures(model):
     assert matrix.sum() == len(y)
 
 
-def test_check_confused_pair():
-    found = made_up([[0.1, 0.9, 0], [0.1, 0.9, 0], [0, 0.1, 0.9]], [0, 0, 1])
-    assert not nb06.check_confused_pair(None, found).answered
-    assert nb06.check_confused_pair(("c0", "c1"), found)
-    assert "wrong way round" in nb06.check_confused_pair(("c1", "c0"),
-                                                         found).message
-    assert "another pair" in nb06.check_confused_pair(("c1", "c2"), found).message
-    assert "class names" in nb06.check_confused_pair(("x", "y"), found).message
-    assert "tuple" in nb06.check_confused_pair("c0c1", found).message
-    assert nb06.check_confused_pair(None, made_up([[1.0, 0.0]], [0]))
-
-
 def test_check_unsure_count():
     found = made_up([[0.4, 0.3, 0.3], [0.5, 0.5, 0.0], [0.9, 0.1, 0.0],
                      [0.2, 0.7, 0.1]], [1, 0, 0, 1])

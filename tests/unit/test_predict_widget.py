@@ -122,3 +122,18 @@ def test_an_unexpected_failure_is_a_message_not_a_traceback(two_models,
 def test_bad_models_argument():
     with pytest.raises(ValueError, match="models"):
         predict_panel({})
+
+
+def test_predict_from_code_takes_paths_and_bytes(two_models, tmp_path):
+    # What notebook 06's demonstration cell does: a photo on disk and bytes
+    # that are not a photo, handed over without an upload.
+    path = imagefactory.write_jpeg(tmp_path / "tulip.jpg", seed=4)
+    panel = predict_panel(two_models, ["red", "blue"])
+    results = panel.predict([path, b"not a photo either"])
+    assert results is panel.results
+    assert [r.ok for r in results] == [True, False]
+    assert [r.source for r in results] == ["tulip.jpg", "image 2"]
+    assert panel.shows_image and len(panel.figures) == 1
+    assert panel.messages() == [
+        "image 2: cannot use this file: " + results[1].error]
+    assert "1 photo(s) predicted by the fine-tuned model" in panel.status.value

@@ -106,18 +106,25 @@ def find_mistakes(model, data, class_names=None) -> Mistakes:
     return Mistakes(images, labels, probs, names, sources)
 
 
-def confused_pairs(results: dict, top: int = 5):
+def confused_pairs(results: dict, top: int = 5, sort_by: str | None = None):
     """The class pairs most mixed up, one count column per model, as a DataFrame.
 
     Taught in `06_use_your_model.ipynb`. `results`: label -> Mistakes on the
     same images (e.g. {"head trained": ..., "fine-tuned": ...}). Rows are
-    sorted by the first model's count; a pair any model mixes up is listed.
+    sorted by the count of `sort_by` (default the first model), then by the
+    others; a pair any model mixes up is listed.
     """
     import pandas as pd
 
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict: label -> Mistakes")
     top = check_positive_int("top", top)
+    order = list(results)
+    if sort_by is not None:
+        if sort_by not in results:
+            raise ValueError(f"sort_by={sort_by!r} is not valid; expected one "
+                             f"of {', '.join(map(repr, results))}")
+        order = [sort_by] + [label for label in results if label != sort_by]
     first = next(iter(results.values()))
     names = first.class_names
     counts = {label: confusion_counts(m.labels, m.predicted, len(names))
@@ -132,7 +139,7 @@ def confused_pairs(results: dict, top: int = 5):
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
-    frame = frame.sort_values(list(results), ascending=False, kind="stable")
+    frame = frame.sort_values(order, ascending=False, kind="stable")
     return frame.head(top).reset_index(drop=True)
 
 
