@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import imagefactory
@@ -209,6 +210,54 @@ def test_a_size_trains_the_same_whatever_ran_before_it(base, files):
             alone.attrs["histories"][(strategy, 5)]["loss"], rtol=1e-5)
 
 
+def test_the_pass_is_timed_from_this_run_or_on_a_sample(base, files):
+    base.trainable = False
+    stored = strategies.store_activations(base, files, depths=(0, 3))
+    again = strategies.store_activations(base, files, depths=(0, 3))
+    assert again.from_cache
+    timed = strategies.run.time_the_pass(base, files, again)
+    # Loaded from disk: the same pass timed here, after an untimed batch.
+    assert timed.timed_sample and 0 < timed.images <= len(files.train)
+    assert timed.seconds_per_image == pytest.approx(timed.seconds / timed.images)
+    assert "loaded from disk" in timed.describe()
+    assert timed.for_images(10) == pytest.approx(10 * timed.seconds_per_image)
+    # Computed in this run: its own seconds over every stored row.
+    fresh = dataclasses.replace(stored, from_cache=False, seconds=12.0)
+    own = strategies.run.time_the_pass(base, files, fresh)
+    rows = len(files.train) + len(files.val) + len(files.test)
+    assert not own.timed_sample and own.images == rows
+    assert own.seconds_per_image == pytest.approx(12.0 / rows)
+    assert "this run's pass" in own.describe()
+
+
+def test_compare_strategies_counts_the_pass_for_the_transfer_strategies(base, files):
+    base.trainable = False
+    stored = strategies.store_activations(base, files, depths=(0, 3))
+    rate = strategies.run.PassTime(0.5, 10, 5.0, False)
+    results = strategies.compare_strategies(
+        base, files, sizes=(2,), image_size=SIZE, batch_size=4, scratch_epochs=1,
+        head_epochs=1, fine_tune_epochs=1, n_unfrozen=3, stored=stored,
+        pass_time=rate, progress=False)
+    once = results.set_index("strategy")["pass_seconds"]
+    assert once["scratch"] == 0            # it runs its own layers every epoch
+    # The subset's training rows and the validation photos, at the rate.
+    expected = 0.5 * (2 * 3 + len(files.val))
+    assert once["feature-extraction"] == once["fine-tuning"] == \
+        pytest.approx(expected)
+    assert results.attrs["pass_time"] is rate
+    fig = strategies.plot_by_size(results)
+    time_ax = fig.axes[-1]
+    hatched = [p for p in time_ax.patches if p.get_hatch()]
+    assert len(hatched) == 2               # extraction and fine-tuning
+    assert all(p.get_height() == pytest.approx(expected) for p in hatched)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert strategies.charts.PASS_LABEL in legend
+    text = strategies.decision_guide(results)
+    assert f"{expected:.1f} s for these 6 training rows" in text
+    assert "1,000.0 ms per image" not in text and "500.0 ms per image" in text
+    assert "measured in this run's pass, 5.0 s for 10 stored rows" in text
+
+
 def test_unfreeze_sweep_table(base, files):
     state = _state(base)
     sweep = strategies.unfreeze_sweep(base, files, depths=(0, 3), lrs=(1e-5, 1e-2),
@@ -390,6 +439,31 @@ def test_leads_and_where_they_cross():
     assert "rises above the noise margin between 20 and 80" in text
     with pytest.raises(ValueError, match="fine-tuning"):
         strategies.leads(results[results["strategy"] != "fine-tuning"])
+
+
+def test_one_point_is_singular():
+    words = strategies.guide._lead_words(0.01, 0.05, "feature extraction")
+    assert "only 1.0 point ahead" in words and "5.0 points" in words
+    assert strategies.guide._count(1, "photo") == "1 photo"
+    assert strategies.guide._count(1200, "photo") == "1,200 photos"
+
+
+def test_the_guide_says_what_the_pass_cost():
+    results = _results({("scratch", 40): 0.4, ("feature-extraction", 40): 0.7,
+                        ("fine-tuning", 40): 0.8})
+    text = strategies.decision_guide(results)
+    # No pass measured with the table: the loaded arrays' time is not the pass.
+    assert "took 3 s once" not in text and "one pass of the base" in text
+    results["pass_seconds"] = [0.0, 20.0, 20.0]
+    results["train_rows"] = 240
+    results.attrs.update(prepare_cached=True, pass_time=strategies.run.PassTime(
+        0.05, 64, 3.2, True))
+    text = strategies.decision_guide(results)
+    assert ("20.0 s for these 240 training rows and 100 validation photos, at "
+            "50.0 ms per image (timed in this run on 64 photos") in text
+    # seconds: scratch 1, extraction 2, fine-tuning 3, each plus its pass
+    assert ("Counted with it: feature extraction 22.0 s, fine-tuning 23.0 s, "
+            "against 1.0 s for scratch") in text
 
 
 def test_a_lead_equal_to_the_noise_at_one_decimal_shows_more():

@@ -75,15 +75,17 @@ def _size_axis(ax, sizes) -> None:
 
 def plot_by_size(results, title: str = "Strategies against training-set size",
                  chance: float | None = None):
-    """Test accuracy, fine-tuning's lead and training seconds against images per class.
+    """Test accuracy, fine-tuning's lead and seconds against images per class.
 
     Taught in `04_choosing_a_strategy.ipynb`. Each run is at its best epoch
     by validation accuracy and graded on the test photos. The middle panel
     (when the table has both) is fine-tuning minus feature extraction on the
     test photos, with the noise margin (two standard errors on
     `attrs["n_test"]` photos) as a band around zero: a lead outside the band
-    is beyond noise. `chance`: 1 / classes, by default from
-    `results.attrs["n_classes"]`. Returns the Figure.
+    is beyond noise. The time panel has a bar per strategy and size: its
+    training seconds, with the one pass of the base (`pass_seconds`, when
+    the table has it) stacked on top, hatched. `chance`: 1 / classes, by
+    default from `results.attrs["n_classes"]`. Returns the Figure.
     """
     present = [s for s in STRATEGIES if s in set(results["strategy"])]
     with_lead = {AHEAD, BEHIND} <= set(present)
@@ -96,20 +98,54 @@ def plot_by_size(results, title: str = "Strategies against training-set size",
         i = STRATEGIES.index(strategy)  # one colour per strategy, in every chart
         style = dict(color=colour(i), marker="os^"[i % 3], label=strategy)
         acc_ax.plot(part["images_per_class"], part[GRADED_ON], **style)
-        time_ax.plot(part["images_per_class"], part["seconds"], **style)
     accuracy_axis(acc_ax, _chance(results, chance))
     acc_ax.set_ylabel("test accuracy (best epoch by validation)")
     acc_ax.set_title("accuracy on the test photos")
-    time_ax.set_ylabel("training seconds")
-    time_ax.set_title("training time")
     if with_lead:
         _lead_panel(axes[1], leads(results), sizes)
-    for ax in axes:
+    for ax in axes[:-1]:
         _size_axis(ax, sizes)
         ax.grid(alpha=0.3)
+    _time_panel(time_ax, results, present, sizes)
     figure_legend(fig, axes)
     fig.suptitle(title)
     return fig
+
+
+PASS_LABEL = ("one-time pass of the base (stored once, used by both "
+              "transfer strategies)")
+
+
+def _time_panel(ax, results, present, sizes) -> None:
+    """Per size, a bar per strategy: training seconds, the one-time pass stacked on top."""
+    width = 0.8 / len(present)
+    with_pass = "pass_seconds" in results.columns
+    top = 0.0
+    for j, strategy in enumerate(present):
+        part = results[results["strategy"] == strategy].set_index(
+            "images_per_class").reindex(sizes)
+        xs = np.arange(len(sizes)) + (j - (len(present) - 1) / 2) * width
+        train = part["seconds"].astype(float).fillna(0).to_numpy()
+        once = (part["pass_seconds"].astype(float).fillna(0).to_numpy()
+                if with_pass else np.zeros(len(sizes)))
+        i = STRATEGIES.index(strategy)
+        ax.bar(xs, train, width, color=colour(i))
+        if once.any():
+            ax.bar(xs, once, width, bottom=train, color="white",
+                   edgecolor=colour(i), hatch="///", linewidth=0.8,
+                   label=PASS_LABEL)
+        for x, total in zip(xs, train + once):
+            ax.annotate(f"{total:.0f}" if total >= 10 else f"{total:.1f}",
+                        (x, total), textcoords="offset points", xytext=(0, 2),
+                        ha="center", fontsize=7)
+        top = max(top, float(np.max(train + once)))
+    ax.set_ylim(0, 1.12 * top if top > 0 else 1)
+    ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+    ax.set_xlabel("training images per class")
+    ax.set_ylabel("seconds")
+    ax.set_title("training time, + the one pass of the base" if with_pass
+                 else "training time")
+    ax.grid(axis="y", alpha=0.3)
 
 
 def _lead_panel(ax, table, sizes) -> None:

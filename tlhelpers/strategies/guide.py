@@ -113,8 +113,13 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _points(number: str) -> str:
+    """ "1.0 point", "2.5 points": singular when the number shown is one."""
+    return f"{number} point" if abs(float(number)) == 1 else f"{number} points"
+
+
 def _pts(value: float) -> str:
-    return f"{100 * abs(value):.1f} points"
+    return _points(f"{100 * abs(value):.1f}")
 
 
 def _signed(value: float) -> str:
@@ -131,7 +136,7 @@ def _pts_pair(lead: float, noise: float) -> tuple[str, str]:
         a, b = (f"{100 * abs(v):.{decimals}f}" for v in (lead, noise))
         if a != b or abs(lead) == noise:
             break
-    return f"{a} points", f"{b} points"
+    return _points(a), _points(b)
 
 
 def _lead_words(lead: float, noise: float, other: str) -> str:
@@ -166,14 +171,49 @@ def _measured(results) -> list[str]:
     secs = largest.set_index("strategy")["seconds"]
     if len(secs) > 1:
         parts = [f"{_name(name)} {value:.1f} s" for name, value in secs.items()]
-        how = ("loaded from disk" if results.attrs.get("prepare_cached")
-               else "computed and stored")
-        prepare = results.attrs.get("prepare_seconds", 0)
         size = int(largest["images_per_class"].iloc[0])
         lines.append(f"- **Training time** at {size} "
-                     f"images per class: {', '.join(parts)}. The activations of "
-                     f"the frozen layers took {prepare:.0f} s once ({how}).")
+                     f"images per class: {', '.join(parts)}." + _pass_words(largest, results))
     return lines
+
+
+def _pass_words(largest, results) -> str:
+    """The one pass of the base: what it cost at the largest size, and how it was timed."""
+    timing = results.attrs.get("pass_time")
+    if timing is None or "pass_seconds" not in largest.columns:
+        how = ("loaded from disk, not computed: the pass itself takes longer"
+               if results.attrs.get("prepare_cached") else "computed and stored")
+        return (" The transfer strategies also need the one pass of the base "
+                "that stores the activations; in this run they were "
+                f"{how} ({results.attrs.get('prepare_seconds', 0):.1f} s).")
+    row = largest.set_index("strategy")
+    transfer = [s for s in (BEHIND, AHEAD) if s in row.index]
+    if not transfer:
+        return ""
+    once = float(row.loc[transfer[0], "pass_seconds"])
+    n_rows = int(row.loc[transfer[0], "train_rows"])
+    n_val = _n(results, "val")
+    if timing.timed_sample:
+        how = (f"timed in this run on {_count(timing.images, 'photo')}; the "
+               "stored arrays themselves were loaded from disk in "
+               f"{results.attrs.get('prepare_seconds', 0):.1f} s")
+    else:
+        how = (f"measured in this run's pass, {timing.seconds:.1f} s for "
+               f"{_count(timing.images, 'stored row')}")
+    text = (f" On top of that, the transfer strategies need the one pass of the "
+            f"base that stores the activations: {once:.1f} s for these "
+            f"{_count(n_rows, 'training row')} and {_count(n_val, 'validation photo')}"
+            f", at {1000 * timing.seconds_per_image:.1f} ms per image ({how}).")
+    totals = [f"{_name(s)} {row.loc[s, 'seconds'] + row.loc[s, 'pass_seconds']:.1f} s"
+              for s in transfer]
+    if "scratch" in row.index:
+        totals.append(f"against {row.loc['scratch', 'seconds']:.1f} s for scratch")
+    return text + f" Counted with it: {', '.join(totals)}."
+
+
+def _count(n: int, noun: str) -> str:
+    """`n` and the noun, singular for exactly one: "1 photo", "3 photos"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _choices(table, results) -> list[str]:
@@ -278,9 +318,12 @@ def _advice(results) -> list[str]:
 def _sweep_lines(sweep) -> list[str]:
     best = sweep.sort_values(PICKED_ON, ascending=False).iloc[0]
     start = float(sweep["start_test_accuracy"].iloc[0])
+    depth = int(best["n_unfrozen"])
+    what = (f"unfroze {_count(depth, 'layer')}" if depth
+            else "kept the base frozen (the head alone)")
     lines = [f"- *Unfreeze a little, with a low rate.* Of the sweep's runs, "
-             f"validation picks the one that unfroze {int(best['n_unfrozen'])} "
-             f"layers at lr {best['lr']:.0e} ({_pct(best[PICKED_ON])} on "
+             f"validation picks the one that {what} "
+             f"at lr {best['lr']:.0e} ({_pct(best[PICKED_ON])} on "
              f"validation); on the test photos it scored {_pct(best[GRADED_ON])}, "
              f"against {_pct(start)} for the head it started from."]
     deep = sweep[sweep["n_unfrozen"] > 0]
@@ -288,7 +331,7 @@ def _sweep_lines(sweep) -> list[str]:
         hi, lo = deep["lr"].max(), deep["lr"].min()
         change = deep.groupby("lr")["change"].mean()
         lines.append(f"  With base layers unfrozen, lr {hi:.0e} moved test "
-                     f"accuracy by {_signed(change[hi])} points on average, "
+                     f"accuracy by {_points(_signed(change[hi]))} on average, "
                      f"lr {lo:.0e} by {_signed(change[lo])}.")
     return lines
 
@@ -318,9 +361,10 @@ def _caveats(results) -> list[str]:
                  "and the strategy, so their accuracy (`best_val_accuracy`) is "
                  "optimistic: it was picked for being high. The test accuracies "
                  "were picked by nothing.")
-    lines.append("- Seconds count training only, on this machine as it was during "
-                 "the run; fine-tuning here trains on stored activations, much "
-                 "faster than running the whole base every epoch.")
+    lines.append("- Seconds are this machine's, as it was during the run. The "
+                 "training seconds leave out the one pass of the base, counted "
+                 "once above; fine-tuning here trains on stored activations, "
+                 "much faster than running the whole base every epoch.")
     return lines
 
 

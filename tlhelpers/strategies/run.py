@@ -7,15 +7,17 @@ on the activations `stored` keeps; subsets are nested across sizes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 
 import keras
 import numpy as np
 
-from .. import config, models
+from .. import config, features, models
 from ..data.pipeline import make_dataset
 from ..training.recipes import check_epochs, check_lr, compile_for_training, fit, test_accuracy
-from .stored import copy_head, store_activations, stored_model
+from .stored import copy_head, store_activations, stored_layer, stored_model
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
 
@@ -140,9 +142,106 @@ def _fresh_classifier(base, n_classes, head, seed):
     return model
 
 
+def _warm_up(base, n_classes, head, depth, train, seed) -> None:
+    """One untimed training step at `depth`, thrown away (the caller resets the weights).
+
+    The first step on a shape pays one-time costs (tracing, memory, the
+    kernels chosen for those shapes) that would otherwise fall on whichever
+    timed run comes first: after it, equal work takes about equal time.
+    """
+    model = _fresh_classifier(base, n_classes, head, seed)
+    models.set_trainable(base, depth)
+    top = stored_model(model, base, depth)
+    compile_for_training(top, 1e-3)
+    n = min(len(train[1]), config.get_profile().batch_size)
+    top.train_on_batch(train[0][:n], train[1][:n])
+
+
 def _test_of(stored, depth):
     return stored.split("test", depth) if stored.test else \
         stored.split("val", depth)
+
+
+# ------------------------------------------------- the pass of the base
+
+@dataclasses.dataclass
+class PassTime:
+    """What the one pass of the frozen base costs per image, and how it was measured."""
+
+    seconds_per_image: float
+    images: int        # images the measurement covered
+    seconds: float     # the measured seconds over those images
+    timed_sample: bool  # True: timed here on a sample (the arrays came from disk)
+
+    def for_images(self, n_images: int) -> float:
+        """Seconds of the pass over `n_images` images at the measured rate."""
+        return self.seconds_per_image * int(n_images)
+
+    def describe(self) -> str:
+        if self.timed_sample:
+            how = (f"the stored arrays were loaded from disk, so a pass of the "
+                   f"same layers was timed here on {self.images} training "
+                   f"photos after an untimed warm-up batch: {self.seconds:.1f} s")
+        else:
+            how = (f"measured in this run's pass: {self.seconds:.1f} s for "
+                   f"{self.images} images")
+        return (f"the pass of the base: {1000 * self.seconds_per_image:.1f} ms "
+                f"per image ({how})")
+
+
+def time_the_pass(base_model: keras.Model, files, stored, *,
+                  sample: int | None = None) -> PassTime:
+    """Seconds per image of the pass of the base that stores the activations.
+
+    Taught in `04_choosing_a_strategy.ipynb`, for the time the transfer
+    strategies pay once. When `stored` was computed in this run, its own
+    time over every stored row; when it was loaded from disk, the same pass
+    (the stored layers, the profile's precision) timed here on `sample`
+    training photos (default two batches) after one untimed batch, which
+    pays the tracing and first-call costs.
+    """
+    import tensorflow as tf
+
+    n_rows = (len(stored.train_labels) + len(stored.val_labels)
+              + (len(stored.test_labels) if stored.test else 0))
+    if not stored.from_cache:
+        return PassTime(stored.seconds / n_rows, n_rows, stored.seconds, False)
+    profile = config.get_profile()
+    photos = list(files.train)
+    if len(photos) < 2:
+        raise ValueError(f"{len(photos)} training photo(s) are too few to time "
+                         "the pass after a warm-up batch")
+    batch = max(1, min(profile.batch_size, len(photos) // 3))
+    # Whole batches only: a smaller last batch would be traced again.
+    sample = min(int(sample or 2 * batch), len(photos) - batch)
+    sample = max(batch, sample // batch * batch)
+    items = photos[:batch + sample]
+    # Deepest first, as the stored pass runs: the others come from it.
+    layers = [stored_layer(base_model, d) for d in sorted(stored.train, reverse=True)]
+    precision = features.pass_precision(profile.pass_precision)
+    source = (features.bfloat16_copy(base_model) if precision == "bfloat16"
+              else base_model)
+    extractor = features.feature_model(source, layers[0], also=layers[1:])
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def forward(images):
+        outputs = extractor(images, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return [tf.cast(out, tf.float32) for out in outputs]
+
+    ds = make_dataset(items, int(base_model.input_shape[1]), batch,
+                      shuffle=False, cache=False)
+    timed, started = 0, None
+    with features.bfloat16_errors_explained():
+        for images, _ in ds:
+            out = forward(images)
+            np.asarray(out[0])  # wait for the batch
+            if started is None:  # the warm-up batch: not timed
+                started = time.perf_counter()
+                continue
+            timed += int(images.shape[0])
+    seconds = time.perf_counter() - started
+    return PassTime(seconds / timed, timed, seconds, True)
 
 
 # ----------------------------------------------------- the comparisons
@@ -158,7 +257,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        head_epochs: int | None = None,
                        fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
                        lr: float | None = None, seed: int = 42, stored=None,
-                       progress: bool = True):
+                       pass_time: PassTime | None = None, progress: bool = True):
     """Test accuracy and training seconds of each strategy and training-set size.
 
     Taught in `04_choosing_a_strategy.ipynb`. `files`: the FileSplit of
@@ -175,8 +274,13 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     `train_images`). Validation picks each run's best epoch and, in
     `strategies.winners`, the strategy (`best_val_accuracy`, optimistic
     because it picked); `test_accuracy`, on photos that picked nothing,
-    grades. `seconds` counts training only: the one pass of the base that
-    stores the activations is in `.attrs["prepare_seconds"]`.
+    grades. `seconds` counts training only. `pass_seconds` is what the one
+    pass of the base costs the two transfer strategies for the subset's
+    training rows and the validation photos, at the rate of `pass_time`
+    (default `time_the_pass`: this run's pass, or one timed on a sample when
+    the arrays came from disk); 0 for scratch, which runs its own layers
+    every epoch. `.attrs["prepare_seconds"]` is what storing (or loading)
+    the activations took in this run.
     Returns a DataFrame with `.attrs["histories"]`: (strategy, size) -> history.
     """
     import pandas as pd
@@ -196,6 +300,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     models.check_n_unfrozen(base_model, n_unfrozen)
     if stored is None:
         stored = _stored_for(base_model, files, (0, n_unfrozen), progress)
+    if pass_time is None:
+        pass_time = time_the_pass(base_model, files, stored)
     val_ds = make_dataset(files.val, image_size, batch_size, shuffle=False,
                           skip_unreadable=True)
     test_ds = make_dataset(getattr(files, "test", None) or files.val, image_size,
@@ -212,7 +318,9 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                      "best_val_accuracy": result.best_val_accuracy,
                      "final_val_accuracy": _final_val(result),
                      "final_train_accuracy": hist["accuracy"][-1],
-                     "epochs": epochs, "seconds": round(seconds, 2)})
+                     "epochs": epochs, "seconds": round(seconds, 2),
+                     "pass_seconds": 0.0 if strategy == "scratch" else round(
+                         pass_time.for_images(n_rows + len(val_top[1])), 2)})
         histories[(strategy, size)] = hist
         _say(progress, f"{strategy:>18}, {size:>4} per class: test accuracy "
                        f"{test:.3f} in {seconds:.1f} s")
@@ -259,6 +367,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     frame.attrs["histories"] = histories
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["prepare_cached"] = stored.from_cache
+    frame.attrs["pass_time"] = pass_time
     frame.attrs["n_val"] = len(files.val)
     frame.attrs["n_test"] = len(stored.test_labels if stored.test else files.val)
     frame.attrs["n_classes"] = n_classes
@@ -278,7 +387,9 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     Taught in `04_choosing_a_strategy.ipynb`. The head is trained once on the
     stored features (`head_epochs`); every (depth, lr) run then starts from
     it, so runs differ only by depth and rate. Depth 0 keeps training the
-    head alone. `images_per_class` trains every run on the same seeded subset
+    head alone. Before the timed runs at a depth, one untimed training step
+    there (thrown away) pays the first-call costs, so that equal work takes
+    about equal time. `images_per_class` trains every run on the same seeded subset
     (a deep unfreeze costs time in proportion to the images), validated on the
     whole validation and test sets. Returns a DataFrame (one row per run, with
     the test accuracy the runs started from: the head's best epoch by
@@ -322,6 +433,9 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
             unfrozen = [layer.name for layer in
                         base_model.layers[len(base_model.layers) - depth:]] \
                 if depth else []
+            restore.reset()
+            _warm_up(base_model, n_classes, head, depth,
+                     (stored.train[depth][idx], train_labels[idx]), seed)
             for lr in lrs:
                 restore.reset()
                 tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
