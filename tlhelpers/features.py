@@ -30,7 +30,7 @@ import numpy as np
 from . import atomic, config
 from .progress import progress_bar
 
-FORMAT_VERSION = 2  # 2: change times in the fingerprint
+FORMAT_VERSION = 2  # 2: change times in the fingerprint; decoding has its own key part
 
 
 @dataclasses.dataclass
@@ -131,8 +131,11 @@ def _group_parts(base, image_size: int, layer: str | None, view: str | None = No
         backbone = backbone_of(base)
     except ValueError:  # a home-made model (`viz.pooled_features`): no preprocessing
         backbone = None
+    from .data.images import decoding_signature
+
     parts = {
         "version": FORMAT_VERSION,
+        "decoding": decoding_signature(),
         "backbone": backbone,
         "weights": weights_digest(source),
         "image_size": int(image_size),

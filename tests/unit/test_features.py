@@ -443,3 +443,33 @@ def test_a_bfloat16_pass_under_capped_onednn_ends_in_the_clear_error(tmp_path):
     # names the fix; where oneDNN still finds one, the pass simply runs.
     assert done.stdout.startswith(("clear: this CPU cannot run", "ran")), done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_another_decoding_gives_other_keys(base, items, monkeypatch):
+    from tlhelpers.data import images
+
+    before = features.cache_key(base, items, SIZE)
+    assert features.cache_key(base, items, SIZE) == before  # stable within a run
+    monkeypatch.setattr(images, "decoding_signature", lambda: "Pillow 0.0, 0123")
+    assert features.cache_key(base, items, SIZE) != before
+
+
+def test_the_decoding_signature_follows_the_code_and_pillow():
+    import PIL
+
+    from tlhelpers.data import images
+
+    signature = images.decoding_signature()
+    assert signature.startswith(f"Pillow {PIL.__version__}, ")
+
+
+def test_an_edit_to_the_decoding_code_changes_the_signature(monkeypatch):
+    from tlhelpers.data import images
+
+    before = images.decoding_signature()
+
+    def load_rgb(path, size=None, shrink_large_jpeg=False):  # resized another way
+        return images.to_rgb(path).resize((size, size))
+
+    monkeypatch.setattr(images, "load_rgb", load_rgb)
+    assert images.decoding_signature() != before

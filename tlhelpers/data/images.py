@@ -84,3 +84,19 @@ def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None,
             target = (size, size) if isinstance(size, int) else tuple(size)
             rgb = rgb.resize(target, Image.Resampling.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)
+
+
+def decoding_signature() -> str:
+    """Pillow's version and a digest of the code above, which turns a file into pixels.
+
+    Part of every feature file's key (`features.cache_key`): stored features
+    computed by another decoding or resizing are never reused, with no
+    version number to bump by hand.
+    """
+    import hashlib
+    import inspect
+
+    import PIL
+
+    code = "".join(inspect.getsource(f) for f in (to_rgb, check_size, load_rgb))
+    return f"Pillow {PIL.__version__}, {hashlib.sha256(code.encode()).hexdigest()[:16]}"
