@@ -10,6 +10,7 @@ versions they were written against; `untested_versions` tells `doctor`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 # Major.minor of the releases every function here was checked against.
@@ -78,6 +79,21 @@ def mark_uncompiled(model) -> None:
     Keras 3's `fit` checks the public-looking but undocumented `compiled` flag.
     """
     model.compiled = False
+
+
+@contextlib.contextmanager
+def compile_left_out(model):
+    """Within the block, `model.save` writes no optimizer and no compile settings.
+
+    Keras 3's save writes both while the model's `compiled` flag is set, and
+    has no public option to leave them out; the flag is put back after.
+    """
+    was = getattr(model, "compiled", False)
+    model.compiled = False
+    try:
+        yield model
+    finally:
+        model.compiled = was
 
 
 # --- TensorFlow ---------------------------------------------------------------------

@@ -75,3 +75,23 @@ def test_a_model_without_a_manifest_is_refused_and_an_interrupted_save_leaves_no
     with pytest.raises(KeyboardInterrupt):
         training.save_model(model, path)
     assert path.exists() and not manifest.manifest_path(path).exists()
+
+
+def test_a_saved_course_model_holds_no_optimizer_and_loads_without_warnings(tmp_path):
+    import warnings
+
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    trained = models.build_classifier(tinymodel.tiny_base(), 2, dense=8)
+    trained.compile(optimizer=keras.optimizers.Adam(1e-3),
+                    loss="sparse_categorical_crossentropy")
+    x, y = np.full((4, tinymodel.SIZE, tinymodel.SIZE, 3), 100.0), np.array([0, 1, 0, 1])
+    trained.fit(x, y, epochs=1, verbose=0)  # an optimizer built for the head only
+    path = training.save_model(trained, tmp_path / "m.keras")
+    assert trained.compiled  # the model in memory is left as it was
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(path, safe_mode=True)
+    assert not [w for w in caught if "optimizer" in str(w.message)]
+    assert not loaded.compiled

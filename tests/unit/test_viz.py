@@ -604,3 +604,30 @@ def test_activation_explorer_redraws_on_change(base, images):
     assert explorer.image.options[2] == ("image 2 (blue)", 2)
     with pytest.raises(ValueError, match="index=5"):
         activation_explorer(base, x[:3], index=5)
+
+
+
+def test_runs_drawn_from_the_head_phase_start_at_epoch_0_and_come_apart():
+    """Notebook 03's rate chart: each run from the head phase, overlaps told apart."""
+    runs = {"a": {"val_accuracy": [0.81, 0.82]},
+            "b": {"val_accuracy": [0.81, 0.815]},   # on top of "a"
+            "c": {"val_accuracy": [0.2]}}           # the fall
+    fig = viz.plot_from_start(0.8, runs, chance=0.2)
+    whole, close = fig.axes[:2]
+    drawn = [line for line in whole.get_lines() if line.get_label() in runs]
+    assert [line.get_label() for line in drawn] == ["a", "b", "c"]
+    for line in drawn:
+        assert line.get_xdata()[0] == 0 and line.get_ydata()[0] == 0.8
+    assert len({(line.get_marker(), line.get_linestyle())
+                for line in drawn}) == 3
+    # Close up, in points: "a" and "b" are drawn, "c" is named off scale.
+    in_points = [line for line in close.get_lines() if len(line.get_xdata()) == 3]
+    assert [list(np.round(line.get_ydata(), 6)) for line in in_points] == [
+        [0.0, 1.0, 2.0], [0.0, 1.0, 1.5]]
+    assert any("c: -60 points" in text.get_text() for text in close.texts)
+    with pytest.raises(ValueError, match="not an accuracy"):
+        viz.plot_from_start(0.8, {"a": {"val_loss": [1.0]}}, metric="val_loss")
+    with pytest.raises(ValueError, match="non-empty"):
+        viz.plot_from_start(0.8, {})
+    with pytest.raises(ValueError, match="not in the history"):
+        viz.plot_from_start(0.8, {"a": {"loss": [1.0]}})

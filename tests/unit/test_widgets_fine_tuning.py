@@ -159,6 +159,27 @@ def test_existing_runs_show_when_the_panel_is_created(trained):
     assert "interrupted" in panel.runlog.value and "1.0e-02" in panel.runlog.value
 
 
+def test_panel_opens_as_notebook_03_shows_it(trained):
+    """Before any click: the preview for N=4, the course's rate, every logged run.
+
+    Notebook 03 opens the panel with its defaults, default_lr=5e-5 and a run
+    log that already holds its 1e-2 run.
+    """
+    model, base_model, train_ds, val_ds, start = trained
+    log = training.RunLog("as_in_03")
+    log.add(strategy="fine-tuning", n_unfrozen=4, lr=1e-2, epochs=1,
+            status="done", best_val_accuracy=0.2, seconds=1.0)
+    panel = fine_tuning_panel(model, base_model, train_ds, val_ds,
+                              model.get_weights(), run_log=log,
+                              default_lr=5e-5)
+    assert "trainable parameters:" in panel.layer_table.value
+    assert panel.unfreeze.value == 4
+    # The slider moves in steps of a tenth of a decade: 5e-5 is not a step.
+    assert np.isclose(panel.lr.value, 5e-5, rtol=0.05)
+    assert panel.runlog.value.count("<tr>") == len(log) == 1
+    assert body_rows(panel.runlog.value) == len(log)
+
+
 def test_a_failed_run_shows_a_message_not_a_traceback(trained):
     model, base_model, train_ds, val_ds, start = trained
     broken_start = start[:-1]  # one array missing: set_weights refuses it

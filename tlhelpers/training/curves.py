@@ -210,3 +210,74 @@ def compare_histories(histories: dict, metric: str = "val_accuracy",
     ax.legend(fontsize=8)
     ax.set_title(title or f"{metric.replace('_', ' ')} by run")
     return fig
+
+
+# Lines that may lie on top of each other stay apart by marker and style.
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def plot_from_start(start: float, runs: dict, metric: str = "val_accuracy",
+                    start_label: str = "head phase", title: str | None = None,
+                    chance: float | None = None, zoom: float = 0.2):
+    """Runs that go on from one trained model, each line from epoch 0 at `start`.
+
+    Taught in `03_fine_tuning.ipynb`: every fine-tuning run starts from the
+    head phase, so each line is drawn from the head phase's value (epoch 0)
+    through its own epochs, and a fall shows as a fall. `runs`: label ->
+    Keras History or dict of lists; `metric`: an accuracy. The left panel
+    shows the whole 0-100% range; the right one each run minus `start`, in
+    points, close up, so runs that overlap on the left come apart. A run that
+    leaves `zoom` (a fraction: 0.2 is 20 points) is named there, not drawn.
+    `chance`: 1 / classes. Returns the Figure.
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict: run label -> history")
+    if not is_accuracy(metric):
+        raise ValueError(f"metric={metric!r} is not an accuracy; expected e.g. "
+                         "'val_accuracy'")
+    start = float(start)
+    fig, axes = new_figure(1, 2, width=11.0, height=4.0)
+    whole, close = axes[0]
+    off_scale = []
+    longest, reach = 0, 5.0  # at least +-5 points around the start
+    for i, (label, history) in enumerate(runs.items()):
+        values = history_dict(history)
+        if metric not in values:
+            raise ValueError(f"metric={metric!r} is not in the history of "
+                             f"{label!r}; found: {', '.join(values)}")
+        series = [start] + values[metric]
+        epochs = range(len(series))
+        longest = max(longest, len(series) - 1)
+        style = dict(color=colour(i + 1), marker=MARKERS[i % len(MARKERS)],
+                     linestyle=LINESTYLES[i % len(LINESTYLES)], markersize=6,
+                     markerfacecolor="none" if i % 2 else colour(i + 1))
+        whole.plot(epochs, series, label=str(label), **style)
+        gain = [100 * (v - start) for v in series]
+        if max(abs(g) for g in gain) <= 100 * zoom:
+            close.plot(epochs, gain, **style)
+            reach = max(reach, 1.25 * max(abs(g) for g in gain))
+        else:
+            worst = min(gain[1:], key=lambda g: -abs(g))
+            off_scale.append(f"{label}: {worst:+.0f} points, off this scale")
+    for ax in (whole, close):
+        ax.plot([0], [start if ax is whole else 0.0], "o", color="black",
+                markersize=8, zorder=5,
+                label=f"{start_label} ({start:.1%})" if ax is whole else None)
+        ax.set_xlabel(f"fine-tuning epoch (0: {start_label})")
+        ax.set_xticks(range(longest + 1))
+        ax.grid(alpha=0.3)
+    name = metric.replace("_", " ").replace("val ", "validation ")
+    accuracy_axis(whole, chance)
+    whole.set_ylabel(name)
+    whole.set_title(f"{name}, from the {start_label}")
+    close.axhline(0, color="black", linewidth=0.8)
+    close.set_ylim(-reach, reach)
+    close.set_ylabel("points")
+    close.set_title(f"minus the {start_label}, close up (points)")
+    if off_scale:
+        close.text(0.02, 0.03, "\n".join(off_scale), transform=close.transAxes,
+                   fontsize=8, color="dimgrey", va="bottom")
+    figure_legend(fig, [whole])
+    fig.suptitle(title or f"{name}: runs from the {start_label}")
+    return fig

@@ -1,10 +1,16 @@
 """Learning-rate range test (as fastai's `lr_find`); taught in `03_fine_tuning.ipynb`.
 
 The rate grows exponentially batch by batch from `min_lr` to `max_lr` while
-each batch's own loss is recorded. The *edge* is the highest rate before the
-smoothed loss climbs for good; the suggestion is a tenth of it (fastai's
-"minimum / 10" rule, read where the curve leaves its floor, so that a flat,
-noisy floor does not decide). The model's weights and its compiled optimizer
+each batch's own loss is recorded, smoothed by a moving average (`beta`);
+the test stops once the smoothed loss is four times its lowest value, as
+fastai's does. Reading the curve is the course's own rule, not fastai's: the
+*floor* is the loss a quarter of the batches stay below, the *edge* is the
+highest rate whose loss is still within 25% of that floor (past it the loss
+climbs for good), and the suggestion is a tenth of the edge. fastai's
+`minimum` suggestion is a tenth of the rate at the lowest loss; its
+default, `valley`, picks a rate inside the longest stretch over which the
+loss keeps falling. On a flat, noisy floor (a head already trained) both
+follow where lucky batches fell; the edge does not. The model's weights and its compiled optimizer
 (state and rate) are put back afterwards, so the test changes nothing.
 """
 
@@ -17,6 +23,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import compat
 from ..figures import new_figure
 from .recipes import array_batch_sizes, check_lr, compile_for_training, require_fresh_compile
 
@@ -146,7 +153,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
         if previous is not None:
             model.compile(**previous)
         else:
-            model.compiled = False  # fit then asks for compile, as before the test
+            compat.mark_uncompiled(model)  # fit then asks for compile, as before the test
     losses = np.array(ramp.losses)
     tried = lrs[:len(losses)]
     return LRRangeResult(tried, losses, suggest(tried, losses))
@@ -156,7 +163,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
 CLIMB_FACTOR = 1.25
 
 
-def _finite_part(lrs, losses) -> tuple[np.ndarray, np.ndarray]:
+def finite_part(lrs, losses) -> tuple[np.ndarray, np.ndarray]:
     """The curve up to its first NaN or infinite loss: later rates diverged."""
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     diverged = np.flatnonzero(~np.isfinite(losses))
@@ -176,7 +183,7 @@ def edge(lrs, losses) -> float:
     where the smoothing has seen little) do not set it. Past the edge the
     loss climbs and does not come back: training there diverges.
     """
-    lrs, losses = _finite_part(lrs, losses)
+    lrs, losses = finite_part(lrs, losses)
     floor = float(np.percentile(losses, 25))
     on_floor = np.flatnonzero(losses <= CLIMB_FACTOR * floor)
     return float(lrs[on_floor[-1]] if len(on_floor) else lrs[0])

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .. import atomic, config
+from .. import atomic, compat, config
 from ..data.pipeline import batch_size_for_replicas
 from ..models import check_model_archive, check_n_unfrozen, require_fresh_compile, set_trainable
 from . import manifest
@@ -124,7 +124,7 @@ def fresh_dataset(train_ds):
 
 def _seed_states(model: keras.Model) -> list:
     # Dropout and augmentation draw from these; `get_weights` leaves them out.
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    return compat.seed_generator_states(model)
 
 
 def random_states(model: keras.Model) -> list[np.ndarray]:
@@ -286,7 +286,8 @@ def save_model(model: keras.Model, path: str | Path, *, class_names=None,
     """`model.save(path)` through a temporary file, with what it was trained on beside it.
 
     Taught in `03_fine_tuning.ipynb`; used by `05_visualizing_features.ipynb`.
-    A kill keeps the old file. The manifest (`manifest.describe`: profile,
+    A kill keeps the old file. The file holds the layers and weights, not the
+    optimizer (the model in memory stays compiled). The manifest (`manifest.describe`: profile,
     dataset, weights, and the classes and photos when given) lets notebooks
     05 and 06 refuse a model trained on something else. The old manifest goes
     first: a kill between the two writes leaves a model with none, which is
@@ -294,7 +295,9 @@ def save_model(model: keras.Model, path: str | Path, *, class_names=None,
     """
     path = Path(path)
     manifest.manifest_path(path).unlink(missing_ok=True)
-    with atomic.replacing(path, suffix=path.suffix) as tmp:
+    # Layers and weights only: the later notebooks predict with the model, and
+    # an optimizer built during a trial run would not match on loading.
+    with atomic.replacing(path, suffix=path.suffix) as tmp, compat.compile_left_out(model):
         model.save(tmp)
     manifest.write(path, manifest.describe(model, class_names, files))
     return path

@@ -8,7 +8,13 @@ once when returned as a cell's last value (or through `display(fig)`) and do not
 pile up in memory.
 """
 
-from ..training.curves import compare_histories, history_dict, join_phases, plot_history
+from ..training.curves import (
+    compare_histories,
+    history_dict,
+    join_phases,
+    plot_from_start,
+    plot_history,
+)
 from .activations import activation_maps, activations, compare_depths, depth_layers
 from .balance import class_balance
 from .confusion import confusion_counts, confusion_matrix
@@ -25,7 +31,7 @@ from .weight_change import plot_weight_change, weight_change, weighted_layers
 __all__ = [
     "activation_maps", "activations", "compare_depths", "depth_layers",
     "class_balance", "confusion_counts", "confusion_matrix",
-    "compare_histories", "history_dict", "join_phases", "plot_history",
+    "compare_histories", "history_dict", "join_phases", "plot_from_start", "plot_history",
     "plot_embeddings", "project",
     "filter_tiles", "first_conv", "plot_first_filters",
     "CamResult", "grad_cam", "plot_grad_cam",
