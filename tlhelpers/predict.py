@@ -371,15 +371,19 @@ def load_model(path) -> keras.Model:
                              f"{text}") from None
 
 
-def course_models(image_size: int | None = None) -> dict[str, keras.Model]:
+def course_models(image_size: int | None = None, *, class_names=None,
+                  files=None, weights=None) -> dict[str, keras.Model]:
     """{"head trained": ..., "fine-tuned": ...}: the two models notebook 03 saved.
 
-    Taught in `06_use_your_model.ipynb`. Raises FileNotFoundError telling the
-    learner to run `03_fine_tuning.ipynb` when they are missing, and
-    ValueError when they were saved under another profile's image size.
+    Taught in `06_use_your_model.ipynb`; notebook 05 uses it too. Raises
+    FileNotFoundError telling the learner to run `03_fine_tuning.ipynb` when
+    they are missing, and `ModelMismatchError` (a ValueError) naming what
+    differs when they were trained under another profile, on other photos
+    (`files`: this run's `splits.files`), other classes or other weights
+    (`weights`: this run's `base_model.tlh_weights`).
     """
     from . import config
-    from .training import load_saved_model, saved_model_path
+    from .training import load_saved_model, manifest, saved_model_path
 
     size = config.get_profile().image_size if image_size is None else image_size
     for head_name, tuned_name in COURSE_MODELS:
@@ -396,8 +400,11 @@ def course_models(image_size: int | None = None) -> dict[str, keras.Model]:
               "fine-tuned": load_saved_model(paths[1])}
     for model, path in zip(loaded.values(), paths):
         if tuple(model.input_shape[1:]) != (size, size, 3):
-            raise ValueError(
+            raise manifest.ModelMismatchError(
                 f"{path.name} reads {model.input_shape[1]}px images, but this "
                 f"profile uses {size}px: it was saved under another profile. "
                 "Run 03_fine_tuning.ipynb again under this profile")
+        now = manifest.describe(class_names=class_names, files=files, weights=weights)
+        now["image_size"] = size
+        manifest.check(path, now, retrain="03_fine_tuning.ipynb")
     return loaded

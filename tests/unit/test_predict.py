@@ -270,3 +270,29 @@ def test_load_model_refuses_python_code_in_safe_mode(tmp_path):
 def test_course_models_missing_says_run_03_first():
     with pytest.raises(FileNotFoundError, match="03_fine_tuning.ipynb"):
         predict.course_models(SIZE)
+
+
+def test_course_models_refuse_models_trained_on_something_else(model, flat_folder,
+                                                                monkeypatch):
+    from tlhelpers import training
+    from tlhelpers.data import scan_folder, split_files
+    from tlhelpers.training import manifest
+
+    files = split_files(scan_folder(flat_folder))
+    for name in ("03_head_trained", "03_fine_tuned"):
+        training.save_model(model, training.saved_model_path(name),
+                            class_names=["cats", "dogs"], files=files)
+    found = predict.course_models(SIZE, class_names=["cats", "dogs"], files=files,
+                                  weights="random")
+    assert set(found) == {"head trained", "fine-tuned"}
+    with pytest.raises(manifest.ModelMismatchError, match="classes: saved for"):
+        predict.course_models(SIZE, class_names=["cats", "fish"], files=files)
+    with pytest.raises(manifest.ModelMismatchError, match="weights: saved for 'random'"):
+        predict.course_models(SIZE, weights="imagenet")
+    monkeypatch.setenv("TLH_DATASET", str(flat_folder))
+    with pytest.raises(manifest.ModelMismatchError, match="dataset: saved for"):
+        predict.course_models(SIZE)
+    manifest.manifest_path(training.saved_model_path("03_fine_tuned")).unlink()
+    monkeypatch.delenv("TLH_DATASET")
+    with pytest.raises(manifest.ModelMismatchError, match="no record"):
+        predict.course_models(SIZE)

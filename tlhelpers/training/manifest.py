@@ -37,11 +37,12 @@ def _base_weights(model) -> str | None:
     return None
 
 
-def describe(model=None, class_names=None, files=None) -> dict:
+def describe(model=None, class_names=None, files=None, weights=None) -> dict:
     """This run's side of a manifest: profile, dataset, and what is known of the rest.
 
     `files`: the `SplitFiles` the model trained on (`splits.files`): their
-    fingerprint changes when a photo is added, removed or edited.
+    fingerprint changes when a photo is added, removed or edited. `weights`:
+    the base's (`base_model.tlh_weights`), when `model` does not carry them.
     """
     from ..data import registry
 
@@ -55,6 +56,8 @@ def describe(model=None, class_names=None, files=None) -> dict:
         weights = _base_weights(model)
         if weights is not None:
             found["weights"] = weights
+    if weights is not None:
+        found["weights"] = str(weights)
     if files is not None:
         from ..features import files_fingerprint
 
