@@ -83,6 +83,36 @@ def test_solutions_hide_their_code_and_their_output(notebook):
             f"{notebook.name} cell {i} shows its solution")
 
 
+# The `assert` lines a lesson keeps because they teach (the recompile trap);
+# every other result check is one labelled `tlh.checks.confirm` per section.
+MAX_TEACHING_ASSERTS = 3
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_lessons_carry_no_test_scaffolding(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [(i, "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    markers = [i for i, source in code if "NBVAL" in source]
+    assert not markers, f"{notebook.name} cells {markers}: nbval markers read as code"
+    asserts = [(i, line.strip()) for i, source in code for line in source.splitlines()
+               if line.lstrip().startswith("assert ")]
+    in_solutions = [i for i, _ in asserts if "solution" in cells[i]["metadata"].get("tags", [])]
+    assert not in_solutions, (f"{notebook.name} cells {in_solutions}: a solution ends "
+                              "with its check's verdict (conftest.py fails it when wrong)")
+    assert len(asserts) <= MAX_TEACHING_ASSERTS, (
+        f"{notebook.name} has {len(asserts)} assert lines; use tlh.checks.confirm: {asserts}")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_says_what_it_practises(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    said = sum("".join(c["source"]).count("Practises:") for c in cells
+               if c["cell_type"] == "markdown")
+    solutions = sum("solution" in c["metadata"].get("tags", []) for c in cells)
+    assert solutions and said >= solutions, (
+        f"{notebook.name}: {solutions} exercises with solutions, {said} 'Practises:' lines")
+
+
 def required_distributions() -> set[str]:
     """pyproject's dependencies and dev extra, normalised (`scikit-learn`, `pillow`)."""
     import tomllib
