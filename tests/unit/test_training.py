@@ -222,6 +222,31 @@ def test_lr_range_test_puts_back_the_optimizer_its_rate_and_the_weights(trained)
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
 
 
+def test_lr_range_test_leaves_every_random_state_as_it_was():
+    # Notebook 03 fine-tunes after the test: a seeded run must go on as if the
+    # test had not drawn dropout masks or shuffled anything.
+    import random
+
+    import keras
+
+    def draws():
+        return random.random(), np.random.rand(), float(keras.random.uniform((1,))[0])
+
+    base = tinymodel.tiny_base()
+    model = models.build_classifier(base, 2, dense=4)
+    train_ds, _ = tinymodel.datasets()
+    dropout = training.random_states(model)
+    keras.utils.set_random_seed(5)
+    keras.random.uniform((1,))  # the global Keras generator exists
+    before = draws()
+    keras.utils.set_random_seed(5)
+    keras.random.uniform((1,))
+    training.lr_range_test(model, train_ds, min_lr=1e-4, max_lr=1.0, num_steps=6)
+    assert draws() == before
+    for kept, now in zip(dropout, training.random_states(model)):
+        np.testing.assert_array_equal(kept, now)
+
+
 def test_lr_range_test_leaves_an_uncompiled_model_needing_compile():
     base = tinymodel.tiny_base()
     model = models.build_classifier(base, 2, dense=4)

@@ -10,8 +10,10 @@ climbs for good), and the suggestion is a tenth of the edge. fastai's
 `minimum` suggestion is a tenth of the rate at the lowest loss; its
 default, `valley`, picks a rate inside the longest stretch over which the
 loss keeps falling. On a flat, noisy floor (a head already trained) both
-follow where lucky batches fell; the edge does not. The model's weights and its compiled optimizer
-(state and rate) are put back afterwards, so the test changes nothing.
+follow where lucky batches fell; the edge does not. The model's weights,
+its compiled optimizer (state and rate), its dropout's random state and the
+global random state are put back afterwards, so the test changes nothing:
+a seeded run goes on as if it had not happened.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import compat
+from .. import compat, config
 from ..figures import new_figure
-from .recipes import array_batch_sizes, check_lr, compile_for_training, require_fresh_compile
+from .recipes import (
+    array_batch_sizes,
+    check_lr,
+    compile_for_training,
+    random_states,
+    require_fresh_compile,
+    set_random_states,
+)
 
 
 @dataclasses.dataclass
@@ -126,9 +135,9 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
     `(x, y)` tuple of arrays (stored activations), batched as `fit` would.
     Uses the trainable layers the model has
     now, so unfreeze first to test the rate for fine-tuning. Afterwards the
-    model has its weights back and is compiled as before, with the same
-    optimizer (state and rate); a model not compiled before is left needing
-    `compile`.
+    model has its weights and dropout's random state back and is compiled as
+    before, with the same optimizer (state and rate); a model not compiled
+    before is left needing `compile`. The global random state is as before.
     """
     min_lr, max_lr = check_lr(min_lr), check_lr(max_lr)
     if min_lr >= max_lr:
@@ -137,7 +146,7 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
             or num_steps < 5:
         raise ValueError(f"num_steps={num_steps!r} is not valid; expected an "
                          "integer >= 5")
-    saved = model.get_weights()
+    saved, dropout_states = model.get_weights(), random_states(model)
     previous = _compile_args(model)
     lrs = np.geomspace(min_lr, max_lr, num_steps)
     ramp = _RateRamp(lrs, beta)
@@ -145,10 +154,12 @@ def lr_range_test(model: keras.Model, train_ds, min_lr: float = 1e-7,
     require_fresh_compile(model)
     batches = _repeated_batches(train_ds)
     try:
-        model.fit(batches, epochs=1, steps_per_epoch=num_steps, callbacks=[ramp],
-                  verbose=0)
+        with config.random_state_kept():  # Python's, NumPy's and Keras' draws
+            model.fit(batches, epochs=1, steps_per_epoch=num_steps,
+                      callbacks=[ramp], verbose=0)
     finally:
         model.set_weights(saved)
+        set_random_states(model, dropout_states)
         # Left compiled at the last, largest rate, the next fit would train there.
         if previous is not None:
             model.compile(**previous)
