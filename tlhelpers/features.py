@@ -56,6 +56,8 @@ class FeatureSet:
         return self.view.count("+") + 1 if self.view else 1
 
     def describe(self) -> str:
+        # Where: the features folder under TLH_HOME; the file's name is a key,
+        # which says nothing to a reader.
         how = "loaded from the cache" if self.from_cache else "computed and stored"
         also = (f"; {', '.join(self.also)} stored from the same pass"
                 if self.also else "")
@@ -64,7 +66,7 @@ class FeatureSet:
                  "one after another" if self.views > 1 else "")
         also += f"; {self.precision} pass" if self.precision != "float32" else ""
         return (f"{len(self)} feature maps of shape {self.features.shape[1:]} "
-                f"{how} in {self.seconds:.1f} s ({self.path.name}){also}")
+                f"{how} in {self.seconds:.1f} s{also}")
 
 
 def weights_digest(model) -> str:
