@@ -47,10 +47,12 @@ def check_most_given_wrongly(answer, mistakes) -> Verdict:
     counts = confusion_column(mistakes, k)
     if int(count) == top:
         ties = int((given_wrongly == top).sum()) - 1
-        tie = f" (tied with {ties} other class(es))" if ties else ""
+        tie = (f" (tied with {ties} other {'class' if ties == 1 else 'classes'})"
+               if ties else "")
         pairs = int((counts > 0).sum())
         return passed(f"{top} of its {int(wrong.sum())} wrong answers say "
-                      f"{name}{tie}, from {pairs} true class(es): a column of "
+                      f"{name}{tie}, from {pairs} true "
+                      f"{'class' if pairs == 1 else 'classes'}: a column of "
                       "the confusion matrix, without its diagonal cell. When "
                       f"this model answers {name}, be most careful.")
     if int(count) == int(counts.max()):
