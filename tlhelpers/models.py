@@ -626,7 +626,8 @@ def require_fresh_compile(model: keras.Model) -> None:
     if changed:
         shown = ", ".join(changed[:6]) + (" ..." if len(changed) > 6 else "")
         raise RecompileNeededError(
-            f"`trainable` changed since compile for {len(changed)} layer(s) "
+            f"`trainable` changed since compile for {len(changed)} "
+            f"{'layer' if len(changed) == 1 else 'layers'} "
             f"({shown}); Keras would keep training the old set. Call "
             "model.compile(...) again, with a new optimizer, before fit.")
     if model.tlh_compiled_for.optimizer_built_for_others:
