@@ -49,12 +49,14 @@ def seed_home(home: Path, source: Path = COURSE_HOME,
 
 
 def saved_models_03(work: Path, timeout: int = 1800) -> list[Path]:
-    """Notebook 03's two saved models: the session's, or from a headless run of 03.
+    """Notebook 03's two saved models and their manifests: the session's, or a new run's.
 
     The run goes into `work` (seeded with the session's stored features), never
-    into the session's folder.
+    into the session's folder. Copy every returned file: notebooks 05 and 06
+    refuse a model without the manifest saved beside it.
     """
-    names = [f"03_{name}.keras" for name in ("head_trained", "fine_tuned")]
+    names = [f"03_{name}{suffix}" for name in ("head_trained", "fine_tuned")
+             for suffix in (".keras", ".manifest.json")]
     found = [COURSE_HOME / "models" / name for name in names]
     if all(path.is_file() for path in found):
         return found

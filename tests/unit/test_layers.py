@@ -14,12 +14,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tlhelpers"
 
-# Lower numbers sit lower. atomic (writing a file whole) imports nothing of
-# the package; tflogs, distribute and offline_weights import nothing above them
-# (only each other, downward); `session` assembles the Setup line from the
-# ones below it.
+# Lower numbers sit lower. atomic (writing a file whole), compat and
+# progress import nothing of the package; tflogs, distribute and
+# offline_weights import nothing above them (only each other, downward);
+# `session` assembles the Setup line from the ones below it.
 LAYERS = {
     "atomic": -1,
+    "compat": -1,    # Keras/TensorFlow internals, nothing of the package
+    "progress": -1,  # tqdm's bar, nothing of the package
     "tflogs": 0,
     "distribute": 1,
     "offline_weights": 0,

@@ -60,6 +60,17 @@ def test_a_changed_photo_changes_the_fingerprint(model, files, tmp_path):
         manifest.check(path, manifest.describe(model, files=files), retrain="03")
 
 
+def test_a_moved_copy_of_the_same_photos_keeps_the_fingerprint(files, tmp_path):
+    import shutil
+
+    moved = shutil.copytree(files.root, tmp_path / "moved")  # new paths, new times
+    again = split_files(scan_folder(moved))
+    assert manifest.photos_fingerprint(again) == manifest.photos_fingerprint(files)
+    (moved / again.train[0][0].relative_to(moved)).unlink()
+    assert manifest.photos_fingerprint(split_files(scan_folder(moved))) != \
+        manifest.photos_fingerprint(files)
+
+
 def test_a_model_without_a_manifest_is_refused_and_an_interrupted_save_leaves_none(
         model, tmp_path, monkeypatch):
     path = training.save_model(model, tmp_path / "m.keras")

@@ -41,7 +41,8 @@ def describe(model=None, class_names=None, files=None, weights=None) -> dict:
     """This run's side of a manifest: profile, dataset, and what is known of the rest.
 
     `files`: the `SplitFiles` the model trained on (`splits.files`): their
-    fingerprint changes when a photo is added, removed or edited. `weights`:
+    fingerprint (`photos_fingerprint`) changes when a photo is added,
+    removed, renamed or resized. `weights`:
     the base's (`base_model.tlh_weights`), when `model` does not carry them.
     """
     from ..data import registry
@@ -59,10 +60,30 @@ def describe(model=None, class_names=None, files=None, weights=None) -> dict:
     if weights is not None:
         found["weights"] = str(weights)
     if files is not None:
-        from ..features import files_fingerprint
-
-        found["photos"] = files_fingerprint(list(files.train) + list(files.val))[:16]
+        found["photos"] = photos_fingerprint(files)
     return found
+
+
+def photos_fingerprint(files) -> str:
+    """A digest of the training and validation photos: name within the dataset, size, label.
+
+    Unlike the feature caches' fingerprint it leaves out where the folder
+    lies and when it was copied: moving the course keeps its models usable,
+    while a photo added, removed, renamed or resized changes it.
+    """
+    import hashlib
+    import os
+
+    root = Path(getattr(files, "root", None) or ".").resolve()
+    digest = hashlib.sha256()
+    for path, label in list(files.train) + list(files.val):
+        resolved = Path(path).resolve()
+        try:
+            name = resolved.relative_to(root).as_posix()
+        except ValueError:
+            name = resolved.name
+        digest.update(f"{name}|{os.stat(resolved).st_size}|{int(label)}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def write(model_path: str | Path, manifest: dict) -> Path:
