@@ -398,13 +398,14 @@ def course_models(image_size: int | None = None, *, class_names=None,
             "TLH_HOME, then run this notebook again")
     loaded = {"head trained": load_saved_model(paths[0]),
               "fine-tuned": load_saved_model(paths[1])}
+    # This run's side, once: the photos' fingerprint reads every file's size.
+    now = manifest.describe(class_names=class_names, files=files, weights=weights)
+    now["image_size"] = size
     for model, path in zip(loaded.values(), paths):
         if tuple(model.input_shape[1:]) != (size, size, 3):
             raise manifest.ModelMismatchError(
                 f"{path.name} reads {model.input_shape[1]}px images, but this "
                 f"profile uses {size}px: it was saved under another profile. "
                 "Run 03_fine_tuning.ipynb again under this profile")
-        now = manifest.describe(class_names=class_names, files=files, weights=weights)
-        now["image_size"] = size
         manifest.check(path, now, retrain="03_fine_tuning.ipynb")
     return loaded

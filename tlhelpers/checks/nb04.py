@@ -121,15 +121,15 @@ def check_choices(answer, results) -> Verdict:
         return passed("; ".join(_picked(given[s], rules[s], s) for s in sizes)
                       + ". The test photos picked nothing: those grades are the "
                         "numbers to report.")
-    by_test = all(given[s] == max(rules[s]["tests"], key=rules[s]["tests"].get)
-                  for s in sizes)
-    if by_test:
+    def best_by(column: str) -> bool:
+        return all(given[s] == max(rules[s][column], key=rules[s][column].get)
+                   for s in sizes)
+
+    if best_by("tests"):
         return hint("Each of your picks is the best on the test photos. The "
                     "test photos grade, they do not pick: choose on "
                     "best_val_accuracy.")
-    by_best = all(given[s] == max(rules[s]["scores"], key=rules[s]["scores"].get)
-                  for s in sizes)
-    if by_best:
+    if best_by("scores"):
         return hint("Each of your picks has the best validation accuracy, but "
                     "the rule calls a difference within the noise margin a "
                     "tie, and a tie goes to the strategy that trained in fewer "

@@ -7,6 +7,7 @@ good is exactly what the pipeline can load.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +94,16 @@ def decoding_signature() -> str:
     computed by another decoding or resizing are never reused, with no
     version number to bump by hand.
     """
+    import PIL
+
+    return f"Pillow {PIL.__version__}, {_code_digest(to_rgb, check_size, load_rgb)}"
+
+
+@functools.lru_cache(maxsize=4)
+def _code_digest(*functions) -> str:
+    # Every cache key asks: the source is read once per set of functions.
     import hashlib
     import inspect
 
-    import PIL
-
-    code = "".join(inspect.getsource(f) for f in (to_rgb, check_size, load_rgb))
-    return f"Pillow {PIL.__version__}, {hashlib.sha256(code.encode()).hexdigest()[:16]}"
+    code = "".join(inspect.getsource(f) for f in functions)
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
