@@ -3,10 +3,15 @@ and each notebook's peak memory is reported."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import nbformat
 import pytest
 
 from tlhelpers.cli import main
+from tlhelpers.cli.course import PeakMemory
 
 
 def write_notebook(path, source: str) -> None:
@@ -183,3 +188,28 @@ def test_executed_copies_keep_a_progress_bars_last_state(tmp_path):
     assert stream["text"].strip().startswith("pass: 100%")
     assert "50/50" in stream["text"] and "\r" not in stream["text"]
     assert (out / "00_bar.html").read_text().count("pass: ") == 1
+
+
+def test_peak_memory_leaves_out_children_alive_before_it_opened():
+    # Under pytest, nbval's kernels are children too: a notebook's figure
+    # must not include a 3 GB kernel another test left running.
+    hold = ("import sys, time\nblock = bytearray(200 * 2**20)\n"
+            "block[::4096] = b'x' * len(block[::4096])\nprint('ready', flush=True)\n"
+            "time.sleep(30)")
+    earlier = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert earlier.stdout.readline().strip() == "ready"
+        with PeakMemory(interval=0.1) as memory:
+            time.sleep(0.5)
+        assert memory.peak_mb < 50, memory.peak_mb
+        with PeakMemory(interval=0.1) as memory:
+            later = subprocess.Popen([sys.executable, "-c", hold],
+                                     stdout=subprocess.PIPE, text=True)
+            assert later.stdout.readline().strip() == "ready"
+            time.sleep(0.5)
+            later.kill()
+            later.wait()
+        assert memory.peak_mb >= 200, memory.peak_mb
+    finally:
+        earlier.kill()
+        earlier.wait()

@@ -44,10 +44,12 @@ def high_water_mark(pid: int) -> int:
 
 
 class PeakMemory:
-    """The largest resident memory of this process's children, sampled while open.
+    """The largest resident memory of the children this process starts while open.
 
-    The kernel runs in a child process. Where Linux keeps each process's own
-    peak (VmHWM) it counts too, so a peak between two samples is not missed;
+    The kernel runs in a child process. Children alive before opening (another
+    notebook's kernel, a server a caller started) are left out of the figure.
+    Where Linux keeps each process's own peak (VmHWM) it counts too, so a peak
+    between two samples is not missed;
     the children's sum is sampled every `interval` seconds, so the figure is
     a lower bound.
     """
@@ -57,6 +59,7 @@ class PeakMemory:
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._before: set[int] = set()
 
     def _sample(self) -> None:
         import psutil
@@ -65,6 +68,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for child in me.children(recursive=True):
+                if child.pid in self._before:
+                    continue
                 try:
                     total += child.memory_info().rss
                 except psutil.Error:  # ended between listing and reading
@@ -74,6 +79,9 @@ class PeakMemory:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
+        import psutil
+
+        self._before = {child.pid for child in psutil.Process().children(recursive=True)}
         self._thread.start()
         return self
 
