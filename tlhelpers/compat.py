@@ -81,6 +81,18 @@ def mark_uncompiled(model) -> None:
     model.compiled = False
 
 
+def forget_traced_functions(model) -> None:
+    """Make the next `fit`, `evaluate` or `predict` trace its step again.
+
+    Keras 3 keeps each traced step in `train_function`, `test_function` and
+    `predict_function` (set to None by `compile`); a traced step keeps the
+    dtypes its layers computed in when it was traced.
+    """
+    for name in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, name):
+            setattr(model, name, None)
+
+
 @contextlib.contextmanager
 def compile_left_out(model):
     """Within the block, `model.save` writes no optimizer and no compile settings.

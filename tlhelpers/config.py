@@ -50,6 +50,10 @@ class Profile:
     # Of the frozen base's passes over the photos (`features.pass_precision`):
     # "auto" is bfloat16 where the CPU computes it natively, else float32.
     pass_precision: str
+    # Of fine-tuning's training and scoring on stored rows (notebooks 03 and
+    # 04, `run`): Keras' mixed_bfloat16 where the CPU computes bfloat16
+    # natively ("auto"), float32 weights kept (`training.computing_in`).
+    fine_tune_precision: str = "auto"
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -661,3 +661,10 @@ def default_augmentation(seed: int = 42) -> keras.Sequential:
         keras.layers.RandomRotation(0.1, seed=seed),
         keras.layers.RandomZoom(0.2, seed=seed),
     ], name="augmentation")
+
+
+def is_softmax_layer(layer) -> bool:
+    """True for a `Softmax` layer or a layer with a softmax activation (`predict`, `viz`)."""
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"

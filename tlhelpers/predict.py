@@ -26,6 +26,7 @@ from . import atomic
 from . import models as _models  # noqa: F401  (registers the course's layers)
 from .data.images import load_rgb
 from .data.scan import looks_like_text
+from .models import is_softmax_layer
 
 # Below this top probability the result carries NOT_SURE: a softmax always
 # sums to 1, so a photo of none of the classes still gets a "best" class.
@@ -205,15 +206,6 @@ def check_top(top, n_classes: int) -> int:
         raise ValueError(f"top={top!r} is not valid; expected an integer in "
                          f"1..{n_classes} (the model has {n_classes} classes)")
     return int(top)
-
-
-def is_softmax_layer(layer) -> bool:
-    """True for a `Softmax` layer or a layer with a softmax activation."""
-    import keras
-
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
 
 
 def ends_in_softmax(model) -> bool:

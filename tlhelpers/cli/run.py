@@ -51,8 +51,10 @@ def add_arguments(parser) -> None:
                              "once (default: on)")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
                         help="feature-extraction, fine-tuning: of the one pass "
-                             "of the frozen layers (default auto: bfloat16 "
-                             "where the CPU computes it natively)")
+                             "of the frozen layers, and of fine-tuning's "
+                             "training (mixed precision: float32 weights) "
+                             "(default auto: bfloat16 where the CPU computes "
+                             "it natively)")
     parser.add_argument("--json", action="store_true",
                         help="end with one JSON line of results")
 
@@ -323,14 +325,15 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
     top = strategies.stored_model(model, base_model, n_unfrozen)
     training.compile_for_training(top, lr)
     head_best = result.best_val_accuracy
-    result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
-                          (stored.val[n_unfrozen], stored.val_labels), tune_epochs,
-                          live_plot=False, verbose=EPOCH_LINES, rerun_note=AGAIN,
-                          start_over_note=AGAIN)
+    with training.computing_in(precision, top):
+        result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
+                              (stored.val[n_unfrozen], stored.val_labels),
+                              tune_epochs, live_plot=False, verbose=EPOCH_LINES,
+                              rerun_note=AGAIN, start_over_note=AGAIN)
+        test = round(training.test_accuracy(top, stored.split("test", n_unfrozen)), 4)
     if result.best_val_accuracy is None:
         # Interrupted before a fine-tuning epoch ended: the model holds the
         # head phase's weights, and so its accuracy.
         result = dataclasses.replace(result, best_val_accuracy=head_best)
-    test = round(training.test_accuracy(top, stored.split("test", n_unfrozen)), 4)
     return result, epochs_run + result.epochs_done, {
         "test_accuracy": test, "head_test_accuracy": head_test}

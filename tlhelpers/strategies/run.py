@@ -16,6 +16,8 @@ import numpy as np
 
 from .. import config, features, models
 from ..data.pipeline import make_dataset
+from ..features import pass_precision
+from ..training.precision import computing_in
 from ..training.recipes import check_epochs, check_lr, compile_for_training, fit, test_accuracy
 from .stored import copy_head, store_activations, stored_layer, stored_model
 
@@ -99,14 +101,17 @@ def _final_val(result) -> float:
     return float(result.history["val_accuracy"][-1])
 
 
-def _fine_tune_stored(model, base, depth, train, val, epochs, lr, seed):
-    """Unfreeze the top `depth` layers and train them with the head on stored arrays.
+def _fine_tune_stored(model, base, depth, train, val, test, epochs, lr, seed, precision):
+    """Unfreeze the top `depth` layers, train them with the head on stored arrays, grade.
 
-    `prefix.fit_on_stored` on arrays already stored (and sliced to a subset).
+    Returns (top model, FitResult, test accuracy); training and scoring run
+    in `precision` (`training.computing_in`).
     """
     models.set_trainable(base, depth)
     top = stored_model(model, base, depth)
-    return top, _fit_quiet(top, train, val, epochs, lr, seed)
+    with computing_in(precision, top):
+        result = _fit_quiet(top, train, val, epochs, lr, seed)
+        return top, result, test_accuracy(top, test)
 
 
 def _rows(idx: np.ndarray, n_photos: int, n_rows: int) -> np.ndarray:
@@ -142,7 +147,7 @@ def _fresh_classifier(base, n_classes, head, seed):
     return model
 
 
-def _warm_up(base, n_classes, head, depth, train, seed) -> None:
+def _warm_up(base, n_classes, head, depth, train, seed, precision) -> None:
     """One untimed training step at `depth`, thrown away (the caller resets the weights).
 
     The first step on a shape pays one-time costs (tracing, memory, the
@@ -154,7 +159,8 @@ def _warm_up(base, n_classes, head, depth, train, seed) -> None:
     top = stored_model(model, base, depth)
     compile_for_training(top, 1e-3)
     n = min(len(train[1]), config.get_profile().batch_size)
-    top.train_on_batch(train[0][:n], train[1][:n])
+    with computing_in(precision, top):
+        top.train_on_batch(train[0][:n], train[1][:n])
 
 
 def _test_of(stored, depth):
@@ -257,7 +263,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        head_epochs: int | None = None,
                        fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
                        lr: float | None = None, seed: int = 42, stored=None,
-                       pass_time: PassTime | None = None, progress: bool = True):
+                       pass_time: PassTime | None = None, progress: bool = True,
+                       precision: str | None = None):
     """Test accuracy and training seconds of each strategy and training-set size.
 
     Taught in `04_choosing_a_strategy.ipynb`. `files`: the FileSplit of
@@ -280,7 +287,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     (default `time_the_pass`: this run's pass, or one timed on a sample when
     the arrays came from disk); 0 for scratch, which runs its own layers
     every epoch. `.attrs["prepare_seconds"]` is what storing (or loading)
-    the activations took in this run.
+    the activations took in this run. `precision`: fine-tuning's (default
+    the profile's `fine_tune_precision`; `training.computing_in`).
     Returns a DataFrame with `.attrs["histories"]`: (strategy, size) -> history.
     """
     import pandas as pd
@@ -294,6 +302,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
     fine_tune_epochs = check_epochs(fine_tune_epochs or profile.fine_tune_epochs)
     lr = check_lr(profile.fine_tune_lr if lr is None else lr)
+    precision = pass_precision(precision or profile.fine_tune_precision)
     train_labels = np.array([label for _, label in files.train])
     sizes = check_sizes(profile.sweep_sizes if sizes is None else sizes, train_labels)
     n_classes = len(files.class_names)
@@ -354,14 +363,14 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
 
             restore.reset()
             tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
-            top, tuned = _fine_tune_stored(
+            _, tuned, tuned_test = _fine_tune_stored(
                 tuned_model, base_model, n_unfrozen,
                 (stored.train[n_unfrozen][rows_of], stored.train_labels[rows_of]),
-                val_low, fine_tune_epochs, lr, seed)
+                val_low, _test_of(stored, n_unfrozen), fine_tune_epochs, lr, seed,
+                precision)
             record("fine-tuning", size, len(idx), len(rows_of), tuned,
                    head_result.seconds + tuned.seconds,
-                   head_epochs + fine_tune_epochs,
-                   test_accuracy(top, _test_of(stored, n_unfrozen)))
+                   head_epochs + fine_tune_epochs, tuned_test)
 
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
@@ -373,6 +382,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     frame.attrs["n_classes"] = n_classes
     frame.attrs["n_unfrozen"] = n_unfrozen
     frame.attrs["lr"] = lr
+    frame.attrs["precision"] = precision
     frame.attrs["scratch_image_size"] = image_size
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")
     return frame
@@ -381,7 +391,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
 def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                    lrs=None, *, epochs: int | None = None,
                    head_epochs: int | None = None, seed: int = 42, stored=None,
-                   images_per_class: int | None = None, progress: bool = True):
+                   images_per_class: int | None = None, progress: bool = True,
+                   precision: str | None = None):
     """Fine-tune the top `depth` layers at each rate, all from the same trained head.
 
     Taught in `04_choosing_a_strategy.ipynb`. The head is trained once on the
@@ -397,12 +408,14 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     `fine_tune_lr` and 1e-3. Validation picks each run's best epoch (and
     would pick the setting: `best_val_accuracy`, optimistic because it
     picked); `test_accuracy` and its `change` from the start grade the runs.
+    `precision`: the runs' (default the profile's `fine_tune_precision`).
     """
     import pandas as pd
 
     profile = config.get_profile()
     epochs = check_epochs(epochs or profile.fine_tune_epochs)
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
+    precision = pass_precision(precision or profile.fine_tune_precision)
     depths = [models.check_n_unfrozen(base_model, d) for d in depths]
     lrs = [check_lr(lr) for lr in
            ((profile.fine_tune_lr, 1e-3) if lrs is None else lrs)]
@@ -435,15 +448,15 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
                 if depth else []
             restore.reset()
             _warm_up(base_model, n_classes, head, depth,
-                     (stored.train[depth][idx], train_labels[idx]), seed)
+                     (stored.train[depth][idx], train_labels[idx]), seed, precision)
             for lr in lrs:
                 restore.reset()
                 tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
-                top, result = _fine_tune_stored(
+                top, result, test = _fine_tune_stored(
                     tuned_model, base_model, depth,
                     (stored.train[depth][idx], train_labels[idx]),
-                    stored.split("val", depth), epochs, lr, seed)
-                test = test_accuracy(top, _test_of(stored, depth))
+                    stored.split("val", depth), _test_of(stored, depth), epochs,
+                    lr, seed, precision)
                 rows.append({"n_unfrozen": depth,
                              "unfrozen": (f"{unfrozen[0]}..{unfrozen[-1]}"
                                           if unfrozen else "(head only)"),
@@ -469,5 +482,6 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
     frame.attrs["prepare_seconds"] = stored.seconds
     frame.attrs["n_val"] = len(files.val)
     frame.attrs["n_test"] = len(stored.test_labels if stored.test else files.val)
+    frame.attrs["precision"] = precision
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")
     return frame

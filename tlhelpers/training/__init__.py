@@ -7,6 +7,7 @@ from .callbacks import BestWeights, LivePlot, RunLogger
 from .curves import history_dict, plot_history
 from .head import HeadResult, retrain_head
 from .lr_finder import LRRangeResult, lr_range_test, suggest
+from .precision import computing_in
 from .recipes import (
                       FitResult,
                       check_epochs,
@@ -31,5 +32,5 @@ __all__ = [
     "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
     "save_model", "saved_model_path", "train_head", "RunLog", "fresh_dataset",
     "random_states", "set_random_states", "HeadResult", "retrain_head",
-    "test_accuracy",
+    "test_accuracy", "computing_in",
 ]

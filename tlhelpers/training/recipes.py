@@ -19,6 +19,7 @@ from ..data.pipeline import batch_size_for_replicas
 from ..models import check_model_archive, check_n_unfrozen, require_fresh_compile, set_trainable
 from . import manifest
 from .callbacks import BestWeights, LivePlot, RunLogger
+from .precision import computing_in
 from .runlog import RunLog
 
 
@@ -160,7 +161,7 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
         callbacks=(), restore_best: bool = True, verbose: int = 0,
-        rerun_note: str = GO_ON,
+        precision: str = "float32", rerun_note: str = GO_ON,
         start_over_note: str = "Run the same cell again to start over.") -> FitResult:
     """`model.fit` with the course's guards, live curves, best weights and run log.
 
@@ -192,9 +193,10 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
     try:
         # Arrays (stored features) come as an (x, y) tuple; datasets as one object.
         inputs = train_ds if isinstance(train_ds, tuple) else (train_ds,)
-        model.fit(*inputs, validation_data=val_ds, epochs=epochs,
-                  callbacks=all_callbacks, verbose=verbose,
-                  **array_batch_sizes(train_ds, val_ds))
+        with computing_in(precision, model):
+            model.fit(*inputs, validation_data=val_ds, epochs=epochs,
+                      callbacks=all_callbacks, verbose=verbose,
+                      **array_batch_sizes(train_ds, val_ds))
     except KeyboardInterrupt:
         interrupted = True
     except Exception:
@@ -247,8 +249,10 @@ def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
     after phase one) are restored first, so every run starts from the same point.
     With `seed`, the random generators are reseeded and the training set is
     built anew (`fresh_dataset`), so runs also see the same batches in the
-    same order and are comparable.
+    same order and are comparable. The fit computes in the profile's
+    `fine_tune_precision` unless `precision` is given (`computing_in`).
     """
+    fit_kwargs.setdefault("precision", config.get_profile().fine_tune_precision)
     lr = check_lr(lr)
     epochs = check_epochs(epochs)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -15,7 +15,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from ..predict import is_softmax_layer
+from ..models import is_softmax_layer
 from ._common import as_image_batch, new_figure, show_tile, to_numpy
 from .images import RIGHT, WRONG
 from .layers import conv_layers, image_batch, resolve_base
