@@ -89,6 +89,10 @@ def parse_args(argv=None):
                    help="cap on val/ photos per class (smoke runs)")
     p.add_argument("--tiny", action="store_true",
                    help="smoke run: N=5, one seed, one learning rate, 1 epoch")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                   default="auto",
+                   help="fine-tuning's training and scoring (training.computing_in); "
+                        "auto: bfloat16 where the CPU computes it, as the course")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--chart", type=Path, default=CHART)
     args = p.parse_args(argv)
@@ -229,7 +233,7 @@ def train_head(stored, rows, pick, test, n_classes, epochs, seed):
 
 
 def fine_tune(base, base_weights, head, stored, rows, pick, test, n_classes, lr,
-              epochs, seed, short_epochs):
+              epochs, seed, short_epochs, precision):
     """`run`'s second phase from the head's weights: block5 + head at `lr`."""
     import numpy as np
 
@@ -244,10 +248,12 @@ def fine_tune(base, base_weights, head, stored, rows, pick, test, n_classes, lr,
     training.compile_for_training(top, lr)
     x_val, y_val = stored.val[UNFROZEN][pick], stored.val_labels[pick]
     scores = test_scores(stored.val[UNFROZEN][test], stored.val_labels[test])
-    result = training.fit(top, (stored.train[UNFROZEN][rows], stored.train_labels[rows]),
-                          (x_val, y_val), epochs, live_plot=False, verbose=0,
-                          callbacks=[scores])
-    restored = correct_on(top, stored.val[UNFROZEN][test], stored.val_labels[test])
+    with training.computing_in(precision, top):  # the epochs' test scores too
+        result = training.fit(top, (stored.train[UNFROZEN][rows],
+                                    stored.train_labels[rows]),
+                              (x_val, y_val), epochs, live_plot=False, verbose=0,
+                              callbacks=[scores])
+        restored = correct_on(top, stored.val[UNFROZEN][test], stored.val_labels[test])
     val_hist = result.history.get("val_accuracy", [])
     seconds = result.seconds - scores.seconds  # training and validation only
     record = {"lr": lr, "epochs": result.epochs_done, "rows": int(len(rows)),
@@ -288,11 +294,10 @@ def machine():
 
 
 def timed_passes(record):
-    """Time each pass of the base (and each block5 output derived from block4_pool)."""
+    """Time each pass of the base (one pass stores every cut: `store_activations`)."""
     from tlhelpers import features
-    from tlhelpers.strategies import stored as stored_module
 
-    compute, derive = features.compute_layers, stored_module._derive
+    compute = features.compute_layers
 
     def compute_layers(base, items, image_size, batch_size, layers, progress=True,
                        view=None, precision="float32"):
@@ -307,19 +312,7 @@ def timed_passes(record):
         log(f"pass {view or 'photos'}: {len(items)} images in {seconds:.0f} s")
         return out
 
-    def _derive(base, items, low, low_x, high, batch_size, view=None,
-                precision="float32"):
-        started = time.perf_counter()
-        out = derive(base, items, low, low_x, high, batch_size, view, precision)
-        seconds = time.perf_counter() - started
-        record.append({"what": f"{high or 'base output'} from stored {low}",
-                       "view": view or "photos", "images": len(items),
-                       "seconds": round(seconds, 1),
-                       "images_per_second": round(len(items) / seconds, 1)})
-        return out
-
     features.compute_layers = compute_layers
-    stored_module._derive = _derive
 
 
 def save(results, path):
@@ -442,7 +435,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TLH_PROFILE", "quick")
     started = time.perf_counter()
     deadline = started + 60 * args.budget_minutes
-    from tlhelpers import config, data, models, strategies, tflogs
+    from tlhelpers import config, data, features, models, strategies, tflogs
 
     tflogs.hide_keras_reminders()
     import numpy as np
@@ -464,6 +457,7 @@ def main(argv=None) -> int:
             "fine_tune_epochs_run": args.epochs,
             "fine_tune_epochs_profile": args.short_epochs,
             "batch_size": profile.batch_size, "flip_train": True,
+            "fine_tune_precision": features.pass_precision(args.precision),
             "best_epoch": "by validation accuracy (validation part); the test part "
                           "is scored after each epoch and picks nothing",
             "subsets": "N photos per class, nested within a seed, drawn anew for "
@@ -565,7 +559,8 @@ def main(argv=None) -> int:
             f"({head_record['seconds']:.0f} s)")
         for lr in lrs:
             ft = fine_tune(base, base_weights, head, stored, rows, pick_rows,
-                           test_rows, n_classes, lr, epochs, seed, args.short_epochs)
+                           test_rows, n_classes, lr, epochs, seed, args.short_epochs,
+                           args.precision)
             record["fine_tuned"].append(ft)
             picked = ", ".join(f"best of {e}: epoch {v['best_epoch']} "
                                f"test {v['test_accuracy']:.3f}"
@@ -685,7 +680,8 @@ def main(argv=None) -> int:
     head, head_record = train_head(stored, rows, pick_rows, test_rows, n_classes,
                                    profile.head_epochs, seed)
     ft = fine_tune(base, base_weights, head, stored, rows, pick_rows, test_rows,
-                   n_classes, COLLAPSE_LR, collapse_epochs, seed, collapse_epochs)
+                   n_classes, COLLAPSE_LR, collapse_epochs, seed, collapse_epochs,
+                   args.precision)
     best = ft["by_epochs"][str(ft["epochs"])]
     results["collapse"] = {"per_class": largest, "seed": seed, "lr": COLLAPSE_LR,
                            "head_test_accuracy": head_record["test_accuracy"],

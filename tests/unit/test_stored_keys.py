@@ -1,35 +1,58 @@
-"""Stored activations derived from a lower cut keep their own key under a bfloat16 pass."""
+"""Notebook 02's pass and `store_activations` (notebooks 03 and 04) share their stored files."""
 
 from __future__ import annotations
 
 import imagefactory
 import keras
 import numpy as np
+import pytest
 import tinymodel
 
 from tlhelpers import features
 from tlhelpers.data import scan_folder, split_files
-from tlhelpers.strategies import stored
+from tlhelpers.strategies import store_activations, stored_layer
 
 SIZE = 32
 
 
-def test_a_mixed_result_is_not_stored_under_a_pure_bfloat16_key(tmp_path):
-    # The cut above `low` runs in float32: its result must not be what a later
-    # extract(..., precision="bfloat16") of `high` loads as a bfloat16 pass.
+@pytest.fixture
+def base_and_files(tmp_path):
     root = imagefactory.make_folder(tmp_path / "d", ("cats", "dogs"), per_class=4,
                                     layout="split", val_per_class=2)
-    items = split_files(scan_folder(root)).train
     keras.utils.set_random_seed(0)
-    base = tinymodel.tiny_base(SIZE)
-    low, high = base.layers[2].name, None  # block1's pool, then the top
-    low_x = features.extract(base, items, layer=low, progress=False).features
-    derived = stored._derive(base, items, low, low_x, high, 4, None, "bfloat16")
-    assert derived.key != features.cache_key(base, items, SIZE, high, None, "bfloat16")
-    assert derived.key != features.cache_key(base, items, SIZE, high, None, "float32")
-    again = stored._derive(base, items, low, low_x, high, 4, None, "bfloat16")
-    assert again.from_cache and again.key == derived.key
-    np.testing.assert_array_equal(again.features, derived.features)
-    plain = stored._derive(base, items, low, low_x, high, 4, None, "float32")
-    # float32 throughout: the same numbers as a pass straight to the top, same key
-    assert plain.key == features.cache_key(base, items, SIZE, high, None, "float32")
+    return tinymodel.tiny_base(SIZE), split_files(scan_folder(root))
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_after_notebook_02s_pass_every_array_loads_from_disk(base_and_files, precision):
+    base, files = base_and_files
+    depths = (0, 1, 2)
+    inner = [stored_layer(base, d) for d in depths if d]
+    # Notebook 02: one pass per split and view, the inner layers stored from it.
+    passes = {(name, view): features.extract(base, items, also=inner, view=view,
+                                             progress=False, precision=precision)
+              for name, items in (("train", files.train), ("val", files.val),
+                                  ("test", files.test))
+              for view in ((None, "flip") if name == "train" else (None,))}
+    stored = store_activations(base, files, depths=depths, flip_train=True,
+                               precision=precision)
+    assert stored.from_cache  # no pass ran again
+    np.testing.assert_array_equal(
+        stored.train[0], np.concatenate([passes[("train", None)].features,
+                                         passes[("train", "flip")].features]))
+    np.testing.assert_array_equal(stored.val[0], passes[("val", None)].features)
+    again = features.extract(base, files.val, layer=inner[-1], progress=False,
+                             precision=precision)
+    assert again.from_cache
+    np.testing.assert_array_equal(stored.val[depths[-1]], again.features)
+
+
+def test_store_activations_first_stores_what_notebook_02_then_loads(base_and_files):
+    # The other order: notebook 04 run first stores every cut from one pass.
+    base, files = base_and_files
+    first = store_activations(base, files, depths=(0, 2))
+    assert not first.from_cache
+    again = features.extract(base, files.train, also=[stored_layer(base, 2)],
+                             progress=False)
+    assert again.from_cache
+    np.testing.assert_array_equal(again.features, first.train[0])

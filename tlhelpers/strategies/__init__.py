@@ -31,7 +31,6 @@ from .paired import (
 from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
 from .stored import (
                   StoredActivations,
-                  cannot_cut,
                   copy_head,
                   store_activations,
                   stored_layer,
@@ -40,7 +39,7 @@ from .stored import (
 
 # The names the notebooks (`tlh.strategies.X`) and tests use.
 __all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "PairedComparison",
-           "StoredActivations", "cannot_cut", "check_sizes",
+           "StoredActivations", "check_sizes",
            "compare_strategies", "copy_head", "crossing", "decision_guide",
            "leads", "mcnemar_exact", "noise_margin", "paired_comparison",
            "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",

@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from .. import config, features, models, prefix
+from .. import features, models, prefix
 
 
 def stored_layer(base: keras.Model, n_unfrozen: int) -> str | None:
@@ -47,55 +47,19 @@ class StoredActivations:
         return arrays[depth], getattr(self, f"{name}_labels")
 
 
-def _between(base: keras.Model, low: str, high: str | None) -> keras.Model:
-    """The layers of a chain-shaped base after `low` up to `high` (None: the top)."""
-    top = base.output if high is None else base.get_layer(high).output
-    return keras.Model(base.get_layer(low).output, top,
-                       name=f"{base.name}_{low}_to_{high or 'output'}")
+def _store_cuts(base, items, layers, progress, view, precision):
+    """layer -> FeatureSet for each layer, from one pass of the base or from disk.
 
-
-def _derive(base, items, low: str, low_x: np.ndarray, high: str | None,
-            batch_size: int, view: str | None = None,
-            precision: str = "float32") -> features.FeatureSet:
-    """Activations of `high` computed from the stored ones of `low`, then stored."""
-    started = time.perf_counter()
-    image_size = int(base.input_shape[1])
-    # The layers above `low` run in float32 here: under a bfloat16 pass the
-    # result is not what a pass straight to `high` gives, so it has its own key.
-    made = precision if precision == "float32" else f"{precision} to {low}, float32 above"
-    key = features.cache_key(base, items, image_size, high, view, made)
-    path = config.cache_dir("features") / f"{key}.npz"
-    labels = np.array([label for _, label in items], dtype=np.int32)
-    out = features.stored_features(path, labels)
-    if out is not None:
-        return features.FeatureSet(out, labels, key, path, True,
-                                   time.perf_counter() - started, (), view, precision)
-    part = _between(base, low, high)
-    out = np.concatenate([np.asarray(part(low_x[i:i + batch_size], training=False))
-                          for i in range(0, len(low_x), batch_size)])
-    features.store(path, out, labels, items,
-                   features.cache_group(base, image_size, high, view, made))
-    return features.FeatureSet(out, labels, key, path, False,
-                               time.perf_counter() - started, (), view, precision)
-
-
-def _store_cuts(base, items, layers, batch_size, progress, view, precision):
-    """layer -> FeatureSet for each layer (deepest first), one pass of the base.
-
-    The deepest cut runs the base's lower layers over the images; the higher
-    cuts are computed from it by running only the layers in between.
+    `features.extract(..., also=...)` stores every layer under the key a pass
+    straight to it has, as notebook 02's pass does: whichever stored them
+    first, the other loads them.
     """
-    sets, lower = {}, None  # lower: (layer, its activations) of the last cut
-    for layer in layers:
-        if lower is None or cannot_cut(base, lower[0]):
-            sets[layer] = features.extract(base, items, layer=layer,
-                                           progress=progress, view=view,
-                                           precision=precision)
-        else:
-            sets[layer] = _derive(base, items, lower[0], lower[1], layer,
-                                  batch_size, view, precision)
-        if layer is not None:
-            lower = (layer, sets[layer].features)
+    first, *others = sorted(layers, key=lambda layer: layer is not None)
+    sets = {first: features.extract(base, items, layer=first, also=others,
+                                    progress=progress, view=view, precision=precision)}
+    for layer in others:  # stored by the call above: loaded from disk
+        sets[layer] = features.extract(base, items, layer=layer, progress=False,
+                                       view=view, precision=precision)
     return sets
 
 
@@ -104,29 +68,26 @@ def store_activations(base: keras.Model, files, depths=(0,),
                       precision: str = "float32") -> StoredActivations:
     """The output of the last frozen layer for every image, for each depth.
 
-    Stored on disk under `features.extract`'s keys, so a rerun (or notebook
-    03's fine-tuning) loads them. The deepest cut runs the base's lower layers
-    over the images once; the higher cuts are computed from it by running only
-    the layers in between. Depth 0 is the base's output, as in notebook 02.
+    Stored on disk under `features.extract`'s keys, so a rerun, or notebook
+    03 and 04 after notebook 02's pass, loads them. One pass of the base over
+    the images computes every cut. Depth 0 is the base's output, as in
+    notebook 02.
     `flip_train`: the training rows are the photos, then the same photos
     mirrored left to right (augmentation stored once; labels repeated).
     `precision`: of the pass over the images (`features.pass_precision`).
     """
     started = time.perf_counter()
-    batch_size = config.get_profile().batch_size
     precision = features.pass_precision(precision)
     depth_of = {stored_layer(base, depth): depth for depth in set(depths)}
-    layers = sorted(depth_of, key=lambda layer: -depth_of[layer])
+    layers = sorted(depth_of, key=lambda layer: -depth_of[layer])  # deepest first
     views = [None, "flip"] if flip_train else [None]
-    train_views = [_store_cuts(base, files.train, layers, batch_size, progress,
-                               view, precision) for view in views]
-    val_sets = _store_cuts(base, files.val, layers, batch_size, progress, None,
-                           precision)
+    train_views = [_store_cuts(base, files.train, layers, progress, view, precision)
+                   for view in views]
+    val_sets = _store_cuts(base, files.val, layers, progress, None, precision)
     # A FileSplit always has test photos (`split_files` falls back to the
     # validation ones); a hand-made one may not.
     test_items = getattr(files, "test", None) or files.val
-    test_sets = _store_cuts(base, test_items, layers, batch_size, progress, None,
-                            precision)
+    test_sets = _store_cuts(base, test_items, layers, progress, None, precision)
     # One view: its arrays themselves, no copy (`stack` returns the set).
     train_sets = {layer: features.stack(*[sets[layer] for sets in train_views])
                   for layer in layers}
@@ -139,16 +100,6 @@ def store_activations(base: keras.Model, files, depths=(0,),
                              time.perf_counter() - started,
                              all(s.from_cache for s in every),
                              test, test_sets[layers[0]].labels)
-
-
-def cannot_cut(base: keras.Model, layer: str) -> bool:
-    """True when the base cannot be cut at `layer` (a connection skips over it)."""
-    try:
-        prefix.top_of_base(base, len(base.layers) - 1
-                           - [x.name for x in base.layers].index(layer))
-    except ValueError:
-        return True
-    return False
 
 
 def stored_model(model: keras.Model, base: keras.Model, n_unfrozen: int) -> keras.Model:
