@@ -50,9 +50,13 @@ class Profile:
     # Of the frozen base's passes over the photos (`features.pass_precision`):
     # "auto" is bfloat16 where the CPU computes it natively, else float32.
     pass_precision: str
-    # Of fine-tuning's training and scoring on stored rows (notebooks 03 and
-    # 04, `run`): Keras' mixed_bfloat16 where the CPU computes bfloat16
-    # natively ("auto"), float32 weights kept (`training.computing_in`).
+    # Of the fine-tuning runs of notebook 04's comparison and sweep and of
+    # `run`: Keras' mixed_bfloat16 where the CPU computes bfloat16 natively
+    # ("auto"), float32 weights kept (`training.computing_in`). Over three
+    # seeds it fine-tuned block5 as well as float32 did, in half the time
+    # (bench/results/2026-12-06-default-profile-study-bfloat16.json); notebook
+    # 03's own run, the one its lesson is asserted on, stays float32 as in
+    # the study that chose its recipe.
     fine_tune_precision: str = "auto"
 
     @property

@@ -104,12 +104,12 @@ def test_run_fine_tuning_runs_the_frozen_layers_once(folder, capsys, passes,
     argv = ["run", "fine-tuning", "--data", str(folder), *FAST, "--weights",
             "random", "--unfreeze", "4", "--precision", "float32", "--json"]
     assert main(argv) == 0
-    # One pass up to block4_pool over the training photos, their mirror images,
-    # the validation and the test photos (val/ cut in two); the head's input
-    # (the base's output) is computed from those arrays.
-    assert [p[:3] for p in passes[:2]] == [(12, ["block4_pool"], None),
-                                           (12, ["block4_pool"], "flip")]
-    assert [p[1:3] for p in passes[2:]] == [(["block4_pool"], None)] * 2
+    # One pass of the base over the training photos, their mirror images, the
+    # validation and the test photos (val/ cut in two), storing both the
+    # head's input (the base's output) and block4_pool's from it.
+    both = [None, "block4_pool"]
+    assert [p[:3] for p in passes[:2]] == [(12, both, None), (12, both, "flip")]
+    assert [p[1:3] for p in passes[2:]] == [(both, None)] * 2
     assert sum(p[0] for p in passes[2:]) == 6
     summary = summary_of(capsys.readouterr().out)
     assert summary["epochs"] == 2

@@ -34,10 +34,6 @@ class FitResult:
     interrupted: bool = False
     run: int | None = None
 
-    @property
-    def seconds_per_epoch(self) -> float | None:
-        return self.seconds / self.epochs_done if self.epochs_done else None
-
 
 def check_epochs(epochs) -> int:
     """Epochs must be an integer >= 1."""
@@ -249,10 +245,8 @@ def fine_tune(model: keras.Model, base_model: keras.Model, train_ds, val_ds,
     after phase one) are restored first, so every run starts from the same point.
     With `seed`, the random generators are reseeded and the training set is
     built anew (`fresh_dataset`), so runs also see the same batches in the
-    same order and are comparable. The fit computes in the profile's
-    `fine_tune_precision` unless `precision` is given (`computing_in`).
+    same order and are comparable.
     """
-    fit_kwargs.setdefault("precision", config.get_profile().fine_tune_precision)
     lr = check_lr(lr)
     epochs = check_epochs(epochs)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
