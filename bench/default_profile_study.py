@@ -488,7 +488,13 @@ def main(argv=None) -> int:
         timed_passes(results["passes"])
 
     scan = data.scan_folder(args.data)
-    files = data.split_files(scan)   # every photo of train/ and val/
+    files = data.split_files(scan)
+    # Every photo of train/ and val/: split_files holds half of val/ out as
+    # test photos; the study cuts val/ itself (split_val), as on 2026-12-04.
+    files = data.FileSplit(train=files.train,
+                           val=sorted(files.val + files.test,
+                                      key=lambda item: (item[1], str(item[0]))),
+                           class_names=files.class_names, root=files.root)
     n_classes = len(files.class_names)
     pick, test = split_val(files, args.val_per_class)
     orders = subset_orders(files, args.seeds)
