@@ -49,18 +49,6 @@ def check_size(img: Image.Image) -> None:
             f"limit of {MAX_PIXELS:,}")
 
 
-def open_checked(path: Path) -> Image.Image:
-    """Open and fully decode an image, refusing ones larger than MAX_PIXELS."""
-    img = Image.open(path)
-    try:
-        check_size(img)
-        img.load()
-    except BaseException:
-        img.close()
-        raise
-    return img
-
-
 def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None,
              shrink_large_jpeg: bool = False) -> np.ndarray:
     """The image at `path` as uint8 RGB, resized to `size` (square when an int).

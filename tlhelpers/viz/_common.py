@@ -80,9 +80,3 @@ def hide_unused(axes, used: int) -> None:
     """Turn off the axes after the first `used` ones (a grid is rarely full)."""
     for ax in axes.flat[used:]:
         ax.set_axis_off()
-
-
-def label_grid_axes(fig, xlabel: str, ylabel: str) -> None:
-    """Axis labels for a whole grid of image tiles (each tile hides its ticks)."""
-    fig.supxlabel(xlabel, fontsize=10)
-    fig.supylabel(ylabel, fontsize=10)
