@@ -1,4 +1,4 @@
-"""Training and scoring in bfloat16 where the CPU computes it; taught in `03_fine_tuning.ipynb`.
+"""Fine-tuning in bfloat16 where the CPU computes it; met in `04_choosing_a_strategy.ipynb`.
 
 Keras' mixed precision (`mixed_bfloat16`): the layers compute in bfloat16 and
 keep their weights, and every update to them, in float32. Measured here (2
