@@ -19,7 +19,6 @@ from ..data.pipeline import batch_size_for_replicas
 from ..models import check_model_archive, check_n_unfrozen, require_fresh_compile, set_trainable
 from . import manifest
 from .callbacks import BestWeights, LivePlot, RunLogger
-from .precision import computing_in
 from .runlog import RunLog
 
 
@@ -157,7 +156,7 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
         run_log: RunLog | None = None, log_fields: dict | None = None,
         live_plot: bool | LivePlot = True, output=None, title: str = "",
         callbacks=(), restore_best: bool = True, verbose: int = 0,
-        precision: str = "float32", rerun_note: str = GO_ON,
+        rerun_note: str = GO_ON,
         start_over_note: str = "Run the same cell again to start over.") -> FitResult:
     """`model.fit` with the course's guards, live curves, best weights and run log.
 
@@ -189,10 +188,9 @@ def fit(model: keras.Model, train_ds, val_ds, epochs: int, *,
     try:
         # Arrays (stored features) come as an (x, y) tuple; datasets as one object.
         inputs = train_ds if isinstance(train_ds, tuple) else (train_ds,)
-        with computing_in(precision, model):
-            model.fit(*inputs, validation_data=val_ds, epochs=epochs,
-                      callbacks=all_callbacks, verbose=verbose,
-                      **array_batch_sizes(train_ds, val_ds))
+        model.fit(*inputs, validation_data=val_ds, epochs=epochs,
+                  callbacks=all_callbacks, verbose=verbose,
+                  **array_batch_sizes(train_ds, val_ds))
     except KeyboardInterrupt:
         interrupted = True
     except Exception:
