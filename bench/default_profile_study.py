@@ -213,15 +213,13 @@ def correct_on(model, x, y):
 
 
 def train_head(stored, rows, pick, test, n_classes, epochs, seed):
-    """`run`'s `_train_head` on a subset: (head, record)."""
-    from tlhelpers import config, models, training
+    """`run`'s head phase (`strategies.train_head_stored`) on a subset: (head, record)."""
+    from tlhelpers import strategies
 
-    config.seed_everything(seed)
-    head = models.build_head(stored.train[0].shape[1:], n_classes)
-    training.compile_for_training(head, 1e-3)
-    x_val, y_val = stored.val[0][pick], stored.val_labels[pick]
-    result = training.fit(head, (stored.train[0][rows], stored.train_labels[rows]),
-                          (x_val, y_val), epochs, live_plot=False, verbose=0)
+    head, result = strategies.train_head_stored(
+        (stored.train[0][rows], stored.train_labels[rows]),
+        (stored.val[0][pick], stored.val_labels[pick]), n_classes, epochs, seed=seed,
+        live_plot=False, verbose=0)
     ok = correct_on(head, stored.val[0][test], stored.val_labels[test])
     return head, {
         "epochs": result.epochs_done, "seconds": round(result.seconds, 2),
@@ -234,26 +232,23 @@ def train_head(stored, rows, pick, test, n_classes, epochs, seed):
 
 def fine_tune(base, base_weights, head, stored, rows, pick, test, n_classes, lr,
               epochs, seed, short_epochs, precision):
-    """`run`'s second phase from the head's weights: block5 + head at `lr`."""
+    """`run`'s second phase (`strategies.fine_tune_stored`) from the head: block5 + head."""
     import numpy as np
 
-    from tlhelpers import config, models, strategies, training
+    from tlhelpers import config, models, strategies
 
     base.set_weights(base_weights)      # every run starts from the ImageNet block5
     config.seed_everything(seed)        # same dropout and batch order for every lr
     model = models.build_classifier(base, n_classes)
     strategies.copy_head(head, model, base)
-    models.set_trainable(base, UNFROZEN)
-    top = strategies.stored_model(model, base, UNFROZEN)
-    training.compile_for_training(top, lr)
-    x_val, y_val = stored.val[UNFROZEN][pick], stored.val_labels[pick]
     scores = test_scores(stored.val[UNFROZEN][test], stored.val_labels[test])
-    with training.computing_in(precision, top):  # the epochs' test scores too
-        result = training.fit(top, (stored.train[UNFROZEN][rows],
-                                    stored.train_labels[rows]),
-                              (x_val, y_val), epochs, live_plot=False, verbose=0,
-                              callbacks=[scores])
-        restored = correct_on(top, stored.val[UNFROZEN][test], stored.val_labels[test])
+    # The epochs' test scores are computed in `precision` too, inside the recipe.
+    _, result, restored = strategies.fine_tune_stored(
+        model, base, UNFROZEN, (stored.train[UNFROZEN][rows], stored.train_labels[rows]),
+        (stored.val[UNFROZEN][pick], stored.val_labels[pick]), epochs, lr,
+        precision=precision, test=(stored.val[UNFROZEN][test], stored.val_labels[test]),
+        live_plot=False, verbose=0, callbacks=[scores])
+    restored = restored.astype(int)
     val_hist = result.history.get("val_accuracy", [])
     seconds = result.seconds - scores.seconds  # training and validation only
     record = {"lr": lr, "epochs": result.epochs_done, "rows": int(len(rows)),

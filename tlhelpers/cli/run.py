@@ -268,19 +268,12 @@ def _peak_memory_mb() -> float | None:
 
 def _train_head(stored, n_classes, epochs):
     """The course's head on the base's stored output (depth 0): (head, result)."""
-    from .. import config, models, training
+    from .. import strategies
 
-    # Seeded here, after the passes: a pass draws random numbers only when it
-    # computes, so a rerun from a full (or half-filled) cache would otherwise
-    # start the head from other initial values.
-    config.seed_everything(SEED)
-    head = models.build_head(stored.train[0].shape[1:], n_classes)
-    training.compile_for_training(head, 1e-3)
-    result = training.fit(head, (stored.train[0], stored.train_labels),
-                          (stored.val[0], stored.val_labels), epochs,
-                          live_plot=False, verbose=EPOCH_LINES, rerun_note=AGAIN,
-                          start_over_note=AGAIN)
-    return head, result
+    return strategies.train_head_stored(
+        (stored.train[0], stored.train_labels), (stored.val[0], stored.val_labels),
+        n_classes, epochs, seed=SEED, live_plot=False, verbose=EPOCH_LINES,
+        rerun_note=AGAIN, start_over_note=AGAIN)
 
 
 def _feature_extraction(base_model, splits, n_classes, epochs, flip=False,
@@ -307,7 +300,7 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
     train on the stored output of the last frozen layer: the same training as
     through the whole base, without running its frozen part every epoch.
     """
-    from .. import models, strategies, training
+    from .. import models, strategies
 
     # progress: a bar with time left for each pass over the photos (stderr)
     stored = strategies.store_activations(base_model, splits.files,
@@ -321,16 +314,13 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
         return result, epochs_run, {"test_accuracy": head_test,
                                     "head_test_accuracy": head_test}
     strategies.copy_head(head, model, base_model)
-    models.set_trainable(base_model, n_unfrozen)
-    top = strategies.stored_model(model, base_model, n_unfrozen)
-    training.compile_for_training(top, lr)
     head_best = result.best_val_accuracy
-    with training.computing_in(precision, top):
-        result = training.fit(top, (stored.train[n_unfrozen], stored.train_labels),
-                              (stored.val[n_unfrozen], stored.val_labels),
-                              tune_epochs, live_plot=False, verbose=EPOCH_LINES,
-                              rerun_note=AGAIN, start_over_note=AGAIN)
-        test = round(training.test_accuracy(top, stored.split("test", n_unfrozen)), 4)
+    _, result, right = strategies.fine_tune_stored(
+        model, base_model, n_unfrozen, (stored.train[n_unfrozen], stored.train_labels),
+        (stored.val[n_unfrozen], stored.val_labels), tune_epochs, lr,
+        precision=precision, test=stored.split("test", n_unfrozen), live_plot=False,
+        verbose=EPOCH_LINES, rerun_note=AGAIN, start_over_note=AGAIN)
+    test = round(float(right.mean()), 4)
     if result.best_val_accuracy is None:
         # Interrupted before a fine-tuning epoch ended: the model holds the
         # head phase's weights, and so its accuracy.

@@ -3,9 +3,10 @@
 Taught in `04_choosing_a_strategy.ipynb`: accuracy and training time against
 training-set size, a sweep of unfreeze depth and learning rate, and a short
 decision guide written from the numbers just measured. One module a job:
-`stored` keeps the frozen layers' activations for every depth, `run` trains
-the strategies and the sweep on them, `charts` draws the tables, and `guide`
-writes the decision guide. `paired` compares two models on the same test
+`stored` keeps the frozen layers' activations for every depth, `recipe`
+trains the course's two phases on them (for `run` too), `run` trains the
+strategies and the sweep, `charts` draws the tables, and `guide` writes the
+decision guide. `paired` compares two models on the same test
 photos (taught in `03_fine_tuning.ipynb`).
 
 Validation picks, test grades: each run keeps its best epoch by validation
@@ -28,6 +29,7 @@ from .paired import (
                   plot_paired,
                   study_comparisons,
 )
+from .recipe import fine_tune_stored, train_head_stored
 from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
 from .stored import (
                   StoredActivations,
@@ -41,8 +43,9 @@ from .stored import (
 __all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "PairedComparison",
            "StoredActivations", "check_sizes",
            "compare_strategies", "copy_head", "crossing", "decision_guide",
+           "fine_tune_stored",
            "leads", "mcnemar_exact", "noise_margin", "paired_comparison",
            "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",
            "plot_paired", "plot_sweep", "store_activations", "stored_layer",
-           "stored_model", "study_comparisons", "subset_indices",
+           "stored_model", "study_comparisons", "subset_indices", "train_head_stored",
            "unfreeze_sweep", "winners"]

@@ -23,37 +23,12 @@ import numpy as np
 
 from .. import config
 from ..figures import accuracy_axis, colour, new_figure
+from ..training import per_photo_correct  # noqa: F401  (`tlh.strategies.per_photo_correct`)
 
 BOOTSTRAP = 10_000
 # The default profile's study: fine-tuning's gain over the head phase on the
 # shipped test photos, three seeds.
 STUDY = Path("bench") / "results" / "2026-12-04-default-profile-study.json"
-
-
-def per_photo_correct(model, test) -> np.ndarray:
-    """For each test photo, whether `model` classifies it right (booleans, in order).
-
-    `test`: an `(x, y)` tuple of arrays (stored features) or a tf.data dataset
-    of (images, labels), as `tlh.training.test_accuracy` takes; its mean is
-    that accuracy.
-    """
-    from ..data.pipeline import batch_size_for_replicas
-
-    if isinstance(test, tuple):
-        x, y = test
-        batch = batch_size_for_replicas(config.get_profile().batch_size, len(y))
-        probs = model.predict(x, batch_size=batch, verbose=0)
-        labels = np.asarray(y)
-    else:
-        probs, labels = [], []
-        for images, batch_labels in test:
-            probs.append(np.asarray(model(images, training=False)))
-            labels.append(np.asarray(batch_labels))
-        probs = np.concatenate(probs) if probs else np.zeros((0, 1))
-        labels = np.concatenate(labels) if labels else np.zeros(0, dtype=int)
-    if len(labels) == 0:
-        raise ValueError("the test set is empty: nothing to grade")
-    return np.argmax(probs, axis=-1) == labels
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:

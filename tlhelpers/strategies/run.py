@@ -19,6 +19,7 @@ from ..data.pipeline import make_dataset
 from ..features import pass_precision
 from ..training.precision import computing_in
 from ..training.recipes import check_epochs, check_lr, compile_for_training, fit, test_accuracy
+from .recipe import fine_tune_stored
 from .stored import copy_head, store_activations, stored_layer, stored_model
 
 STRATEGIES = ("scratch", "feature-extraction", "fine-tuning")
@@ -89,29 +90,19 @@ def _count(variables) -> int:
     return int(sum(math.prod(int(d) for d in v.shape) for v in variables))
 
 
+# Validation picks the best epoch (its weights come back); the test photos,
+# which picked nothing, grade the result.
+QUIET = {"live_plot": False, "restore_best": True}
+
+
 def _fit_quiet(model, train, val, epochs, lr, seed):
     keras.utils.set_random_seed(seed)
     compile_for_training(model, lr)
-    # Validation picks the best epoch (its weights come back); the test
-    # photos, which picked nothing, grade the result.
-    return fit(model, train, val, epochs, live_plot=False, restore_best=True)
+    return fit(model, train, val, epochs, **QUIET)
 
 
 def _final_val(result) -> float:
     return float(result.history["val_accuracy"][-1])
-
-
-def _fine_tune_stored(model, base, depth, train, val, test, epochs, lr, seed, precision):
-    """Unfreeze the top `depth` layers, train them with the head on stored arrays, grade.
-
-    Returns (top model, FitResult, test accuracy); training and scoring run
-    in `precision` (`training.computing_in`).
-    """
-    models.set_trainable(base, depth)
-    top = stored_model(model, base, depth)
-    with computing_in(precision, top):
-        result = _fit_quiet(top, train, val, epochs, lr, seed)
-        return top, result, test_accuracy(top, test)
 
 
 def _rows(idx: np.ndarray, n_photos: int, n_rows: int) -> np.ndarray:
@@ -363,14 +354,14 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
 
             restore.reset()
             tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
-            _, tuned, tuned_test = _fine_tune_stored(
+            _, tuned, tuned_right = fine_tune_stored(
                 tuned_model, base_model, n_unfrozen,
                 (stored.train[n_unfrozen][rows_of], stored.train_labels[rows_of]),
-                val_low, _test_of(stored, n_unfrozen), fine_tune_epochs, lr, seed,
-                precision)
+                val_low, fine_tune_epochs, lr, precision=precision,
+                test=_test_of(stored, n_unfrozen), seed=seed, **QUIET)
             record("fine-tuning", size, len(idx), len(rows_of), tuned,
                    head_result.seconds + tuned.seconds,
-                   head_epochs + fine_tune_epochs, tuned_test)
+                   head_epochs + fine_tune_epochs, float(tuned_right.mean()))
 
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
@@ -452,11 +443,12 @@ def unfreeze_sweep(base_model: keras.Model, files, depths=(0, 4, 8),
             for lr in lrs:
                 restore.reset()
                 tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
-                top, result, test = _fine_tune_stored(
+                top, result, right = fine_tune_stored(
                     tuned_model, base_model, depth,
                     (stored.train[depth][idx], train_labels[idx]),
-                    stored.split("val", depth), _test_of(stored, depth), epochs,
-                    lr, seed, precision)
+                    stored.split("val", depth), epochs, lr, precision=precision,
+                    test=_test_of(stored, depth), seed=seed, **QUIET)
+                test = float(right.mean())
                 rows.append({"n_unfrozen": depth,
                              "unfrozen": (f"{unfrozen[0]}..{unfrozen[-1]}"
                                           if unfrozen else "(head only)"),

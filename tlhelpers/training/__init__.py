@@ -17,6 +17,7 @@ from .recipes import (
                       fit,
                       fresh_dataset,
                       load_saved_model,
+                      per_photo_correct,
                       random_states,
                       save_model,
                       saved_model_path,
@@ -32,5 +33,5 @@ __all__ = [
     "check_lr", "compile_for_training", "fine_tune", "fit", "load_saved_model",
     "save_model", "saved_model_path", "train_head", "RunLog", "fresh_dataset",
     "random_states", "set_random_states", "HeadResult", "retrain_head",
-    "test_accuracy", "computing_in",
+    "test_accuracy", "per_photo_correct", "computing_in",
 ]

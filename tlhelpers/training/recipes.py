@@ -70,11 +70,13 @@ def array_batch_sizes(train, val) -> dict:
     return sizes
 
 
-def test_accuracy(model: keras.Model, test) -> float:
-    """Accuracy on the held-out test photos, which picked nothing; taught in `02`.
+def per_photo_correct(model: keras.Model, test) -> np.ndarray:
+    """For each test photo, whether `model` classifies it right (booleans, in order).
 
+    Taught in `03_fine_tuning.ipynb` (as `tlh.strategies.per_photo_correct`).
     `test`: an `(x, y)` tuple of arrays (stored features) or a tf.data dataset
-    of (images, labels), as `load_splits()` gives in `.test_ds`.
+    of (images, labels), as `load_splits()` gives in `.test_ds`; its mean is
+    `test_accuracy`.
     """
     if isinstance(test, tuple):
         x, y = test
@@ -93,7 +95,15 @@ def test_accuracy(model: keras.Model, test) -> float:
         probs, labels = np.concatenate(probs), np.concatenate(labels)
     if len(labels) == 0:
         raise ValueError("the test set is empty: nothing to grade")
-    return float(np.mean(np.argmax(probs, axis=-1) == labels))
+    return np.argmax(probs, axis=-1) == labels
+
+
+def test_accuracy(model: keras.Model, test) -> float:
+    """Accuracy on the held-out test photos, which picked nothing; taught in `02`.
+
+    `test`: as `per_photo_correct` takes.
+    """
+    return float(np.mean(per_photo_correct(model, test)))
 
 
 GO_ON = "To continue, run the same cell again: training goes on from these weights."
