@@ -97,3 +97,43 @@ def test_check_unsure_count():
     assert "not at or below" in nb06.check_unsure_count(2, found).message
     assert not nb06.check_unsure_count("many", found)
     assert not nb06.check_unsure_count(3, found)
+
+
+def _dense_only(size: int = 32) -> keras.Model:
+    """A classifier with no convolution layer: Grad-CAM has nothing to explain."""
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x),
+                       name="dense_only")
+
+
+def test_a_model_grad_cam_cannot_read_says_why_on_the_figure(model, tmp_path):
+    from tlhelpers.predict import predict_images
+    from tlhelpers.viz import plot_predictions
+
+    photo = imagefactory.write_jpeg(tmp_path / "photo.jpg", seed=1)
+    dense = _dense_only(tinymodel.SIZE)
+    results = predict_images(dense, [photo], NAMES)
+    assert results[0].ok, results[0].error
+    fig = plot_predictions(results, dense)
+    notes = [t.get_text() for t in fig.texts]
+    assert any("no heatmap" in n and "no convolution layer" in n for n in notes), notes
+    # With a convolutional model the heatmap is drawn and no such note appears.
+    fig = plot_predictions(predict_images(model, [photo], NAMES), model)
+    assert not any("no heatmap" in t.get_text() for t in fig.texts)
+
+
+def test_an_error_that_is_not_about_grad_cam_is_raised(model, monkeypatch, tmp_path):
+    from tlhelpers.predict import predict_images
+    from tlhelpers.viz import mistakes
+
+    results = predict_images(
+        model, [imagefactory.write_jpeg(tmp_path / "photo.jpg", seed=1)], NAMES)
+    assert results[0].ok, results[0].error
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the heatmap code")
+
+    monkeypatch.setattr(mistakes, "grad_cam", broken)
+    with pytest.raises(RuntimeError, match="a bug in the heatmap code"):
+        mistakes.plot_predictions(results, model)

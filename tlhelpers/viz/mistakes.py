@@ -18,6 +18,7 @@ from ._common import check_positive_int, grid_shape, hide_unused, new_figure, sh
 from .confusion import confusion_counts, confusion_matrix
 from .gradcam import grad_cam
 from .images import RIGHT, WRONG
+from .layers import conv_layers
 
 # Grad-CAM drawn over a photo: the same look as `plot_grad_cam`.
 HEAT_ALPHA = 0.45
@@ -180,16 +181,24 @@ def plot_top_losses(mistakes: Mistakes, model, n: int = 8, layer: str | None = N
 
 
 def _heatmaps(model, results, layer):
-    """Grad-CAM for the readable results, or None: the picture stands without it."""
+    """Grad-CAM for the readable results, and why there is none (or None).
+
+    Grad-CAM needs a convolution layer whose maps reach the output by a
+    gradient; a model without one (`grad_cam` says so with a ValueError)
+    gets its photos shown plainly, with the reason written on the figure.
+    Any other error is a bug and is raised.
+    """
     good = [r for r in results if r.ok]
     if model is None or not good:
-        return {}
+        return {}, None
+    if not conv_layers(model):
+        return {}, f"no heatmap: the model {model.name!r} has no convolution layer"
     try:
         cams = grad_cam(model, np.stack([r.image for r in good]).astype(np.float32),
                         layer)
-    except Exception:  # a model Grad-CAM cannot read: show the photos plainly
-        return {}
-    return {id(r): cams.heatmaps[k] for k, r in enumerate(good)}
+    except ValueError as err:
+        return {}, f"no heatmap: {err}"
+    return {id(r): cams.heatmaps[k] for k, r in enumerate(good)}, None
 
 
 def plot_predictions(results, model=None, layer: str | None = None,
@@ -204,7 +213,7 @@ def plot_predictions(results, model=None, layer: str | None = None,
     if not results:
         raise ValueError("results is empty; expected Predictions from "
                          "predict_images")
-    heat = _heatmaps(model, results, layer)
+    heat, no_heat = _heatmaps(model, results, layer)
     fig, axes = new_figure(len(results), 2, width=6.4,
                            height=2.3 * len(results) + (0.4 if title else 0),
                            gridspec_kw={"width_ratios": [1, 1.5]})
@@ -228,4 +237,6 @@ def plot_predictions(results, model=None, layer: str | None = None,
             bars.set_xlabel(result.note, color=DOUBT, fontsize=9)
     if title:
         fig.suptitle(title)
+    if no_heat:
+        fig.text(0.01, 0.005, no_heat, color=DOUBT, fontsize=8, va="bottom")
     return fig
