@@ -166,7 +166,7 @@ def get_strategy():
     return strategy
 
 
-def _distributed_kind(strategy) -> str | None:
+def distributed_kind(strategy) -> str | None:
     """'MirroredStrategy', 'MultiWorkerMirroredStrategy', or None for the default."""
     import tensorflow as tf
 
@@ -188,14 +188,14 @@ def use_strategy():
     # Cleared first: with a strategy current, TF calls it the default one.
     tf.distribute.experimental_set_strategy(None)
     strategy = get_strategy()
-    if _distributed_kind(strategy) is not None:
+    if distributed_kind(strategy) is not None:
         tf.distribute.experimental_set_strategy(strategy)
     return strategy
 
 
 def short_description(strategy) -> str:
     """A few words for the Setup line: the strategy's name and replicas."""
-    kind = _distributed_kind(strategy)
+    kind = distributed_kind(strategy)
     if kind is None:
         return "one replica"
     return f"{kind}, {strategy.num_replicas_in_sync} replicas"
@@ -207,7 +207,7 @@ def describe_strategy(strategy=None) -> str:
 
     strategy = strategy if strategy is not None else tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
-    kind = _distributed_kind(strategy)
+    kind = distributed_kind(strategy)
     if kind == "MultiWorkerMirroredStrategy":
         cluster = _tf_config() or {}
         workers = len(cluster.get("cluster", {}).get("worker", []))

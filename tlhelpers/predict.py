@@ -270,17 +270,6 @@ def predict_images(model, images, class_names=None, top: int | None = None,
     return results
 
 
-def predictions_table(results: list[Prediction]):
-    """The results as a pandas DataFrame: photo, class, probability, note or error."""
-    import pandas as pd
-
-    rows = [{"photo": r.source, "class": r.label,
-             "probability": None if r.probability is None else round(r.probability, 3),
-             "also": ", ".join(f"{n} {p:.0%}" for n, p in r.top[1:]),
-             "note": r.error or r.note or ""} for r in results]
-    return pd.DataFrame(rows)
-
-
 # --- a file to take home ----------------------------------------------------------
 
 @keras.saving.register_keras_serializable(package="tlhelpers")

@@ -71,4 +71,7 @@ def setup(seed: int = 42, verbose: bool = True,
     )
     if verbose:
         print(report.line())
+        if distribute.distributed_kind(strategy) is not None:
+            # Which worker this process is and on which devices it trains.
+            print(distribute.describe_strategy(strategy))
     return report

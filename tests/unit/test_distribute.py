@@ -403,3 +403,23 @@ def test_two_workers_train_in_step_under_multi_worker_mirrored(tmp_path):
     assert together[0]["block5"] == pytest.approx(together[1]["block5"], rel=1e-6)
     # Validation loss is averaged over both workers' data, so it agrees too.
     assert together[0]["val_loss"] == pytest.approx(together[1]["val_loss"], rel=1e-5)
+
+
+SETUP_LINES = textwrap.dedent("""
+    import contextlib, io, json
+    import tlhelpers as tlh
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        tlh.setup(seed=0)
+    print(json.dumps({"lines": printed.getvalue().splitlines()}))
+""")
+
+
+def test_the_setup_cell_names_the_replicas_devices_only_when_it_splits():
+    split = run_python(SETUP_LINES, {"TLH_CPU_REPLICAS": "2", "TLH_PROFILE": "quick"})
+    assert len(split["lines"]) == 2, split["lines"]
+    assert "MirroredStrategy, 2 replicas" in split["lines"][0]
+    assert split["lines"][1].startswith("MirroredStrategy: 2 replicas in sync on")
+    assert "CPU:0" in split["lines"][1] and "CPU:1" in split["lines"][1]
+    alone = run_python(SETUP_LINES, {"TLH_PROFILE": "quick"})
+    assert len(alone["lines"]) == 1 and "one replica" in alone["lines"][0]

@@ -215,13 +215,6 @@ def test_bad_parameters_raise_naming_them(model, kwargs, word):
         predict.predict_images(model, jpeg_bytes(), **kwargs)
 
 
-def test_table_lists_results_and_errors(model):
-    frame = predict.predictions_table(
-        predict.predict_images(model, [jpeg_bytes(), b"nope"]))
-    assert list(frame["photo"]) == ["image 1", "image 2"]
-    assert "not an image" in frame.loc[1, "note"]
-
-
 def test_take_home_file_keeps_class_names_and_predictions(model, tmp_path):
     path = predict.save_take_home(model, tmp_path / "flowers.keras", ["red", "blue"])
     loaded = predict.load_model(path)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tlhelpers.data import images, scan_folder
-from tlhelpers.data.scan import check_image
+from tlhelpers.data.scan import image_problem
 
 
 def bad_by_path(scan):
@@ -36,13 +36,13 @@ def test_every_bad_file_is_reported_with_its_reason(zoo):
     ("noise.png", "format not recognised"),
 ])
 def test_reason_wording(zoo, name, reason):
-    assert reason in check_image(zoo.root / imagefactory.FORMATS_CLASS / name)
+    assert reason in image_problem(zoo.root / imagefactory.FORMATS_CLASS / name)
 
 
 def test_html_and_utf8_text_are_called_text(zoo):
     names_dir = zoo.root / imagefactory.NAMES_CLASS
     for name in ("page.jpg", "résumé.jpg"):
-        assert "text or HTML" in check_image(names_dir / name), name
+        assert "text or HTML" in image_problem(names_dir / name), name
 
 
 def test_no_good_file_is_lost(zoo):
@@ -73,7 +73,7 @@ def test_zoo_is_usable_with_a_warning_for_the_empty_class(zoo):
 @pytest.mark.parametrize("kind", imagefactory.GOOD_KINDS)
 def test_every_format_is_good_and_loads_as_uint8_rgb(zoo, kind):
     path = zoo.good[kind]
-    assert check_image(path) is None
+    assert image_problem(path) is None
     array = images.load_rgb(path)
     assert array.dtype == np.uint8
     assert array.ndim == 3 and array.shape[2] == 3
@@ -132,9 +132,9 @@ def test_junk_is_ignored_not_bad(zoo):
 
 def test_lowered_limit_reports_too_large_and_load_refuses(monkeypatch, tmp_path):
     path = imagefactory.write_jpeg(tmp_path / "c" / "big.jpg", (40, 30))
-    assert check_image(path) is None
+    assert image_problem(path) is None
     monkeypatch.setattr(images, "MAX_PIXELS", 1000)
-    assert check_image(path).startswith("too large: 40x30 = 1,200 pixels")
+    assert image_problem(path).startswith("too large: 40x30 = 1,200 pixels")
     with pytest.raises(ValueError, match="too large"):
         images.load_rgb(path, 16)
 
@@ -144,7 +144,7 @@ def test_pillow_own_bomb_limit_is_a_bad_file(monkeypatch, tmp_path):
 
     path = imagefactory.write_jpeg(tmp_path / "c" / "big.jpg", (40, 40))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # raises above 200
-    assert check_image(path).startswith("too large")
+    assert image_problem(path).startswith("too large")
 
 
 # --- layouts and problems ------------------------------------------------------

@@ -141,8 +141,10 @@ def conv_flops_per_image(model) -> int:
     """Multiply-adds of every Conv2D in `model` (counted as 2 FLOPs), per image."""
     import keras
 
+    from ..models import leaf_layers
+
     total = 0
-    for layer in model._flatten_layers(include_self=False):
+    for layer in leaf_layers(model):
         if isinstance(layer, keras.layers.Conv2D):
             h, w, c_out = (int(d) for d in layer.output.shape[1:])
             k_h, k_w, c_in, _ = (int(d) for d in layer.kernel.shape)

@@ -186,13 +186,6 @@ def is_junk(path: Path) -> bool:
             or path.suffix.lower() not in IMAGE_SUFFIXES)
 
 
-def check_image(path: Path) -> str | None:
-    """None when the file decodes to RGB, else the reason it cannot be used."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow's own bomb warnings
-        return image_problem(Path(path))
-
-
 def image_problem(path: Path) -> str | None:
     """Why the file at `path` cannot be used as a photo, or None when it decodes."""
     # No warnings.catch_warnings() here: it is not thread-safe, and the scan's

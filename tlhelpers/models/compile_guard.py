@@ -11,6 +11,7 @@ import dataclasses
 import keras
 
 from .. import compat
+from .freezing import leaf_layers
 
 
 class RecompileNeededError(RuntimeError):
@@ -65,13 +66,6 @@ class CompileRecord:
 KERAS_CHECKED = ((3, 0), (3, 16))  # from 3.0 up to, not including, 3.16
 
 
-def _leaf_layers(model: keras.Model) -> list:
-    layers = []
-    for layer in model.layers:
-        layers += _leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
-    return layers
-
-
 def _no_record_message(model) -> str:
     if not getattr(model, "compiled", False):
         return ("the model is not compiled: call model.compile(optimizer=..., "
@@ -94,7 +88,7 @@ def stale_layers(model: keras.Model) -> list[str]:
         raise RecompileNeededError(_no_record_message(model))
     now = {id(v) for v in model.trainable_variables}
     changed = now ^ record.trainable_ids
-    return [layer.name for layer in _leaf_layers(model)
+    return [layer.name for layer in leaf_layers(model)
             if any(id(v) in changed for v in layer.weights)]
 
 

@@ -45,6 +45,23 @@ def set_trainable(base: keras.Model, n_unfrozen: int) -> LayerTable:
     return layer_table(base)
 
 
+def leaf_layers(model: keras.Model) -> list:
+    """Every layer that computes, nested models' layers included, once each, bottom up."""
+    found, seen = [], set()
+    stack = list(reversed(getattr(model, "layers", [])))
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        inner = getattr(layer, "layers", None)
+        if inner is not None:  # a nested model: its layers compute, not it
+            stack.extend(reversed(inner))
+        else:
+            found.append(layer)
+    return found
+
+
 def _count(variables) -> int:
     total = 0
     for v in variables:

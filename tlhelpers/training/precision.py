@@ -14,26 +14,9 @@ import contextlib
 
 from .. import compat
 from ..features import bfloat16_errors_explained, pass_precision
-from ..models import is_softmax_layer
+from ..models import is_softmax_layer, leaf_layers
 
 MIXED_BFLOAT16 = "mixed_bfloat16"
-
-
-def _layers(model) -> list:
-    """Every layer of `model`, nested models' layers included, once each."""
-    found, seen = [], set()
-    stack = list(reversed(getattr(model, "layers", [])))
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        inner = getattr(layer, "layers", None)
-        if inner is not None:  # a nested model: its layers compute, not it
-            stack.extend(reversed(inner))
-        else:
-            found.append(layer)
-    return found
 
 
 @contextlib.contextmanager
@@ -52,7 +35,7 @@ def computing_in(precision: str, model):
     if chosen == "float32":
         yield chosen
         return
-    changed = [(layer, layer.dtype_policy) for layer in _layers(model)
+    changed = [(layer, layer.dtype_policy) for layer in leaf_layers(model)
                if type(layer).__name__ != "InputLayer" and not is_softmax_layer(layer)]
     compat.forget_traced_functions(model)
     try:
