@@ -117,6 +117,39 @@ def test_flipped_training_rows_follow_the_photos(base, files):
     assert not np.allclose(both.train[0][n:], plain.train[0])
 
 
+def test_the_two_phases_train_what_they_say_and_grade_per_photo(base, files):
+    """`train_head_stored` then `fine_tune_stored`: the recipe `run`, 04 and the study share."""
+    stored = strategies.store_activations(base, files, depths=(0, 3))
+    head, head_result = strategies.train_head_stored(
+        stored.split("train", 0), stored.split("val", 0), len(CLASSES), 2, seed=1,
+        live_plot=False)
+    assert head_result.epochs_done == 2
+    again, _ = strategies.train_head_stored(
+        stored.split("train", 0), stored.split("val", 0), len(CLASSES), 2, seed=1,
+        live_plot=False)
+    for a, b in zip(head.get_weights(), again.get_weights()):  # seeded: the same
+        np.testing.assert_array_equal(a, b)
+
+    model = models.build_classifier(base, len(CLASSES))
+    strategies.copy_head(head, model, base)
+    frozen = base.layers[1].get_weights()[0].copy()   # block1's conv: below the cut
+    top_conv = [layer for layer in base.layers[-3:] if layer.weights][-1]
+    before = top_conv.get_weights()[0].copy()
+    top, result, right = strategies.fine_tune_stored(
+        model, base, 3, stored.split("train", 3), stored.split("val", 3), 1, 1e-3,
+        test=stored.split("val", 3), precision="bfloat16", live_plot=False)
+    assert result.epochs_done == 1
+    assert right.dtype == bool and right.shape == (len(files.val),)
+    assert not np.array_equal(before, top_conv.get_weights()[0])  # the top trained
+    np.testing.assert_array_equal(frozen, base.layers[1].get_weights()[0])
+    # The arithmetic is back to float32 after the block, for the model too.
+    assert {layer.dtype_policy.name for layer in models.leaf_layers(top)} == {"float32"}
+    np.testing.assert_allclose(
+        right.mean(), float(np.mean(np.argmax(np.asarray(model(load_images(files.val))),
+                                              axis=-1) == stored.val_labels)),
+        atol=1 / len(files.val) + 1e-9)
+
+
 def test_copy_head_moves_trained_weights(base):
     head = models.build_head(base.output_shape[1:], len(CLASSES))
     model = models.build_classifier(base, len(CLASSES))
