@@ -14,7 +14,7 @@ import importlib
 __version__ = "0.1.0"
 
 SUBMODULES = ("config", "figures", "data", "weights", "session", "models", "features",
-              "prefix", "distribute", "tflogs", "training", "predict", "strategies",
+              "distribute", "tflogs", "training", "predict", "strategies",
               "viz", "widgets", "checks", "cli", "bench")
 
 

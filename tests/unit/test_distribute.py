@@ -264,9 +264,9 @@ COURSE_SCRIPT = textwrap.dedent("""
 
     # The course's fine-tuning on stored rows (notebooks 03-04): block4_pool's
     # output stored once, block5 and the head trained on it.
-    top = tlh.prefix.top_model(model, base, 4)
+    top = tlh.strategies.top_model(model, base, 4)
     rows = tlh.features.extract(base, items, image_size=32, batch_size=BATCH,
-                                layer=tlh.prefix.frozen_layer(base, 4), progress=False)
+                                layer=tlh.strategies.frozen_layer(base, 4), progress=False)
     tlh.training.compile_for_training(top, 1e-4)
     stored = tlh.training.fit(top, (rows.features, rows.labels),
                               (rows.features, rows.labels), 1, live_plot=False).history

@@ -262,8 +262,9 @@ def measure_prefix(base, items, n_classes: int, size: int, batch: int,
     """
     import keras
 
-    from .. import features, models, prefix
+    from .. import features, models
     from ..data.pipeline import make_dataset
+    from ..strategies import frozen_layer, top_model
 
     lr = 1e-5
     warm = items[:batch + max(1, batch // 4)]  # a full and a partial batch
@@ -272,9 +273,9 @@ def measure_prefix(base, items, n_classes: int, size: int, batch: int,
     # The course's fine-tuning on stored rows (notebooks 03-04, `run`): the
     # last frozen layer's output stored once, the top trained on it.
     _log("storing activations, one epoch on them ...", quiet)
-    layer = prefix.frozen_layer(base, N_UNFROZEN)
+    layer = frozen_layer(base, N_UNFROZEN)
     models.set_trainable(base, N_UNFROZEN)
-    top = prefix.top_model(model, base, N_UNFROZEN)
+    top = top_model(model, base, N_UNFROZEN)
     stored = features.extract(base, items, batch_size=batch, layer=layer, progress=False)
     top.compile(optimizer=keras.optimizers.Adam(lr),
                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -3,7 +3,8 @@
 Taught in `04_choosing_a_strategy.ipynb`: accuracy and training time against
 training-set size, a sweep of unfreeze depth and learning rate, and a short
 decision guide written from the numbers just measured. One module a job:
-`stored` keeps the frozen layers' activations for every depth, `recipe`
+`stored` keeps the frozen layers' activations for every depth (and cuts
+the models that train on them), `recipe`
 trains the course's two phases on them (for `run` too), `run` trains the
 strategies and the sweep, `charts` draws the tables, and `guide` writes the
 decision guide. `paired` compares two models on the same test
@@ -32,18 +33,22 @@ from .paired import (
 from .recipe import fine_tune_stored, train_head_stored
 from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
 from .stored import (
+                  NotStackableError,
                   StoredActivations,
                   copy_head,
+                  frozen_layer,
+                  head_layers,
                   store_activations,
                   stored_layer,
                   stored_model,
+                  top_model,
 )
 
 # The names the notebooks (`tlh.strategies.X`) and tests use.
-__all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "PairedComparison",
+__all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "NotStackableError", "PairedComparison",
            "StoredActivations", "check_sizes",
            "compare_strategies", "copy_head", "crossing", "decision_guide",
-           "fine_tune_stored",
+           "fine_tune_stored", "frozen_layer", "head_layers", "top_model",
            "leads", "mcnemar_exact", "noise_margin", "paired_comparison",
            "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",
            "plot_paired", "plot_sweep", "store_activations", "stored_layer",

@@ -27,7 +27,7 @@ def computing_in(precision: str, model):
     computes it natively). The softmax at the end stays float32, as Keras'
     mixed-precision guide advises, so the loss is computed from float32
     probabilities. On the way out every layer gets its own dtype policy back
-    (a layer shared with another model, as `prefix.top_model`'s are, is put
+    (a layer shared with another model, as `strategies.top_model`'s are, is put
     back for both) and the model's traced steps are dropped, so the next
     `fit` or `predict` outside the block computes in float32 again.
     """

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tlhelpers import features, models, prefix
+from tlhelpers import features, models, strategies
 from tlhelpers.data.pipeline import make_dataset
 
 SIZE = 32
@@ -47,9 +47,9 @@ def train_stored(model, base, items, lr, epochs, shuffle=True, seed=0, val_items
     output once, then fit the top layers and the head on it."""
     import tensorflow as tf
 
-    layer = prefix.frozen_layer(base, n_unfrozen)
+    layer = strategies.frozen_layer(base, n_unfrozen)
     models.set_trainable(base, n_unfrozen)
-    top = prefix.top_model(model, base, n_unfrozen)
+    top = strategies.top_model(model, base, n_unfrozen)
     stored = [features.extract(base, part, batch_size=BATCH, layer=layer, progress=False)
               for part in (items, val_items) if part]
 
@@ -132,28 +132,28 @@ def test_stored_activations_are_reused_after_training(items):
 
 def test_top_model_shares_layers_with_the_model():
     model, base = classifier()
-    top = prefix.top_model(model, base, N_UNFROZEN)
+    top = strategies.top_model(model, base, N_UNFROZEN)
     assert top.input_shape == (None, 2, 2, 512)  # block4_pool at 32x32
     shared = {id(w) for w in top.weights}
     assert {id(w) for w in base.get_layer("block5_conv1").weights} <= shared
     assert {id(w) for w in model.get_layer("predictions").weights} <= shared
     assert not {id(w) for w in base.get_layer("block4_conv3").weights} & shared
-    assert prefix.frozen_layer(base, 0) == "block5_pool"
-    assert prefix.frozen_layer(base, N_UNFROZEN) == "block4_pool"
+    assert strategies.frozen_layer(base, 0) == "block5_pool"
+    assert strategies.frozen_layer(base, N_UNFROZEN) == "block4_pool"
 
 
 def test_augmentation_is_refused():
     model, base = classifier(augmentation=keras.layers.RandomFlip(name="flip"))
     with pytest.raises(ValueError, match="augmentation.*flip|flip.*augmentation"):
-        prefix.top_model(model, base, N_UNFROZEN)
+        strategies.top_model(model, base, N_UNFROZEN)
 
 
 def test_every_layer_unfrozen_is_refused():
     model, base = classifier()
     with pytest.raises(ValueError, match="n_unfrozen=19.*full model"):
-        prefix.top_model(model, base, len(base.layers))
+        strategies.top_model(model, base, len(base.layers))
     with pytest.raises(ValueError, match="n_unfrozen=-1"):
-        prefix.top_model(model, base, -1)
+        strategies.top_model(model, base, -1)
 
 
 def skip_base():
@@ -173,23 +173,23 @@ def test_a_cut_across_a_skip_connection_is_refused():
     base = skip_base()
     model = models.build_classifier(base, 2, dense=4)
     with pytest.raises(ValueError, match="skips over it.*full model"):
-        prefix.top_model(model, base, 3)  # cut after conv_b: `a` jumps over it
+        strategies.top_model(model, base, 3)  # cut after conv_b: `a` jumps over it
     # A cut above the join needs only one tensor: that works.
-    top = prefix.top_model(model, base, 1)
+    top = strategies.top_model(model, base, 1)
     assert top.input_shape[1:] == (SIZE, SIZE, 4)
 
 
 def test_the_top_model_is_guarded_and_needs_a_known_backbone():
     base = skip_base()
     model = models.build_classifier(base, 2, dense=4)
-    top = prefix.top_model(model, base, 1)
+    top = strategies.top_model(model, base, 1)
     assert isinstance(top, models.CourseModel)  # require_fresh_compile can check it
     top.compile(optimizer=keras.optimizers.Adam(1e-3),
                 loss="sparse_categorical_crossentropy")
     models.require_fresh_compile(top)
     del base.tlh_backbone  # "resnetish" is no Keras application name
     with pytest.raises(ValueError, match="cannot tell which backbone.*'resnetish'"):
-        prefix.top_model(model, base, 1)
+        strategies.top_model(model, base, 1)
 
 
 def test_mobilenet_inside_a_block_is_refused():
@@ -200,10 +200,10 @@ def test_mobilenet_inside_a_block_is_refused():
     # block_15_add above the cut.
     inside = len(names) - names.index("block_15_expand") - 1
     with pytest.raises(ValueError, match="full model"):
-        prefix.top_model(model, base, inside)
+        strategies.top_model(model, base, inside)
     # At a block's output, the cut is clean.
     clean = len(names) - names.index("block_15_add") - 1
-    assert prefix.top_model(model, base, clean).input_shape[1:] == \
+    assert strategies.top_model(model, base, clean).input_shape[1:] == \
         tuple(base.get_layer("block_15_add").output.shape[1:])
 
 
@@ -211,4 +211,4 @@ def test_a_model_without_the_base_is_refused():
     model, base = classifier()
     other, _ = classifier()
     with pytest.raises(ValueError, match="not a layer of model"):
-        prefix.top_model(other, base, 4)
+        strategies.top_model(other, base, 4)
