@@ -1,0 +1,136 @@
+"""Notebook 03's two phases on the course's photos, over seeds and variants.
+
+Notebook 03 grades block5 fine-tuned at the course's rate against the head
+phase on the test photos that ship in data/ (a paired 95% interval). This
+runs the notebook's own steps (the stored activations of `store_activations`,
+the head on the base's output, then block5 + head on `block4_pool`'s output
+from the head's weights, the best epoch picked by validation) for several
+seeds and variants of the second phase, and records, for each, the gain on
+the notebook's test photos after every number of epochs up to `--epochs`
+(the test photos are scored after every epoch and never pick anything).
+
+    .venv/bin/python bench/notebook03_seeds.py --out results.json
+
+Variants: `float32` or `bfloat16` (Keras' mixed_bfloat16, `training.computing_in`)
+for the second phase, with the mirrored photos (`flip`) or without them
+(`plain`, the head phase then trains on the photos alone too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+VARIANTS = ("float32-flip", "bfloat16-flip", "bfloat16-plain", "float32-plain")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.variants = args.variants.split(",")
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import tlhelpers as tlh
+
+    tlh.setup(verbose=False)
+    import keras
+    import numpy as np
+
+    from tlhelpers import bench, config, models, strategies, training
+
+    profile = config.get_profile()
+    splits = tlh.data.load_splits()
+    n_classes = len(splits.class_names)
+    base = models.load_base("vgg16", allow_random=False)
+    stored = strategies.store_activations(
+        base, splits.files, depths=(0, 4), flip_train=True,
+        precision=profile.pass_precision, progress=True)
+    imagenet = base.get_weights()
+    n_photos = len(splits.files.train)
+    test0, test4 = stored.split("test", 0), stored.split("test", 4)
+    # The command without --out: a record names no machine's folders.
+    command = (f"bench/notebook03_seeds.py --seeds {','.join(map(str, args.seeds))} "
+               f"--variants {','.join(args.variants)} --epochs {args.epochs}")
+    record = {"command": command,
+              "date": time.strftime("%Y-%m-%d"), "machine": bench.machine_info(),
+              "profile": profile.name, "lr": profile.fine_tune_lr,
+              "head_epochs": profile.head_epochs, "test_photos": int(len(test0[1])),
+              "runs": []}
+
+    class TestEachEpoch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.correct = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.correct.append(strategies.per_photo_correct(self.model, test4))
+
+    for seed in args.seeds:
+        for variant in args.variants:
+            precision, views = variant.split("-")
+            rows = slice(None) if views == "flip" else slice(0, n_photos)
+            base.set_weights(imagenet)
+            config.seed_everything(seed)
+            model = models.build_classifier(base, n_classes)
+            base.trainable = False
+            head_top = strategies.stored_model(model, base, 0)
+            head_top.compile(optimizer=keras.optimizers.Adam(1e-3),
+                             loss="sparse_categorical_crossentropy",
+                             metrics=["accuracy"])
+            best = training.BestWeights("val_accuracy")
+            head_top.fit(stored.train[0][rows], stored.train_labels[rows],
+                         validation_data=stored.split("val", 0),
+                         epochs=profile.head_epochs, batch_size=profile.batch_size,
+                         callbacks=[best], verbose=0)
+            best.restore(head_top)
+            head_right = strategies.per_photo_correct(head_top, test0)
+
+            models.set_trainable(base, 4)
+            top = strategies.top_model(model, base, 4)
+            top.compile(optimizer=keras.optimizers.Adam(profile.fine_tune_lr),
+                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            scores = TestEachEpoch()
+            started = time.perf_counter()
+            with training.computing_in(precision, top):
+                history = top.fit(stored.train[4][rows], stored.train_labels[rows],
+                                  validation_data=stored.split("val", 4),
+                                  epochs=args.epochs, batch_size=profile.batch_size,
+                                  callbacks=[scores], verbose=0)
+            seconds = time.perf_counter() - started
+            val = [float(v) for v in history.history["val_accuracy"]]
+            run = {"seed": seed, "variant": variant, "seconds": round(seconds, 1),
+                   "head_test_accuracy": float(head_right.mean()),
+                   "val_accuracy_per_epoch": val, "by_epochs": {}}
+            for limit in range(1, args.epochs + 1):
+                pick = int(np.argmax(val[:limit]))  # first best, as BestWeights
+                c = strategies.paired_comparison(head_right, scores.correct[pick],
+                                                 names=("head", "fine-tuned"))
+                run["by_epochs"][str(limit)] = {
+                    "best_epoch": pick + 1, "gain": round(c.gain, 4),
+                    "ci95": [round(v, 4) for v in c.ci95],
+                    "mcnemar_p": round(c.p_value, 5)}
+            record["runs"].append(run)
+            five = run["by_epochs"][str(min(5, args.epochs))]
+            print(f"seed {seed} {variant}: head {head_right.mean():.3f}, "
+                  f"gain at 5 epochs {five['gain']:+.3f} {five['ci95']}, "
+                  f"{seconds:.0f} s for {args.epochs} epochs", flush=True)
+            args.out.write_text(json.dumps(record, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
