@@ -19,6 +19,7 @@ they were measured on.
 
 from __future__ import annotations
 
+from ..training import per_photo_correct  # taught in 03 as tlh.strategies.per_photo_correct
 from .charts import plot_bars, plot_by_size, plot_sweep
 from .guide import GRADED_ON, PICKED_ON, crossing, decision_guide, leads, noise_margin, winners
 from .paired import (
@@ -26,7 +27,6 @@ from .paired import (
                   mcnemar_exact,
                   paired_comparison,
                   paired_table,
-                  per_photo_correct,
                   plot_paired,
                   study_comparisons,
 )

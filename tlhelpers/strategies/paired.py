@@ -23,7 +23,6 @@ import numpy as np
 
 from .. import config
 from ..figures import accuracy_axis, colour, new_figure
-from ..training import per_photo_correct  # noqa: F401  (`tlh.strategies.per_photo_correct`)
 
 BOOTSTRAP = 10_000
 # The default profile's study: fine-tuning's gain over the head phase on the
