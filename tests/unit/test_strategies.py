@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import tinymodel
 
-from tlhelpers import config, models, strategies
+from tlhelpers import config, models, strategies, viz
 from tlhelpers.data import scan_folder, split_files
 
 SIZE = 32
@@ -148,6 +148,25 @@ def test_the_two_phases_train_what_they_say_and_grade_per_photo(base, files):
         right.mean(), float(np.mean(np.argmax(np.asarray(model(load_images(files.val))),
                                               axis=-1) == stored.val_labels)),
         atol=1 / len(files.val) + 1e-9)
+
+
+def test_train_course_models_saves_the_two_phases_where_notebooks_find_them(base, files):
+    """Notebooks 05 and 07 train 03's two models with it when 03's cannot be used."""
+    from tlhelpers import predict
+
+    frozen = base.layers[1].get_weights()[0].copy()
+    trained = strategies.train_course_models(base, files, list(CLASSES), progress=False)
+    head, tuned = trained["head trained"], trained["fine-tuned"]
+    changes = viz.weight_change(head, tuned).set_index("layer")["relative_change"]
+    assert changes["block1_conv1"] == 0          # below the cut: frozen in both phases
+    assert changes["block2_conv2"] > 0           # block2 (the top 4 layers) trained
+    np.testing.assert_array_equal(frozen, base.layers[1].get_weights()[0])
+    # Saved with what they were trained on, so the next notebook loads them.
+    found = predict.course_models(SIZE, class_names=list(CLASSES), files=files,
+                                  weights=base.tlh_weights)
+    for label in ("head trained", "fine-tuned"):
+        for a, b in zip(found[label].get_weights(), trained[label].get_weights()):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_copy_head_moves_trained_weights(base):

@@ -30,7 +30,7 @@ from .paired import (
                   plot_paired,
                   study_comparisons,
 )
-from .recipe import fine_tune_stored, train_head_stored
+from .recipe import fine_tune_stored, train_course_models, train_head_stored
 from .run import STRATEGIES, check_sizes, compare_strategies, subset_indices, unfreeze_sweep
 from .stored import (
                   NotStackableError,
@@ -52,5 +52,6 @@ __all__ = ["GRADED_ON", "PICKED_ON", "STRATEGIES", "NotStackableError", "PairedC
            "leads", "mcnemar_exact", "noise_margin", "paired_comparison",
            "paired_table", "per_photo_correct", "plot_bars", "plot_by_size",
            "plot_paired", "plot_sweep", "store_activations", "stored_layer",
-           "stored_model", "study_comparisons", "subset_indices", "train_head_stored",
+           "stored_model", "study_comparisons", "subset_indices", "train_course_models",
+           "train_head_stored",
            "unfreeze_sweep", "winners"]

@@ -59,3 +59,42 @@ def fine_tune_stored(model: keras.Model, base: keras.Model, n_unfrozen: int, tra
         result = fit(top, train, val, epochs, **fit_kwargs)
         graded = None if test is None else per_photo_correct(top, test)
     return top, result, graded
+
+
+def train_course_models(base: keras.Model, files, class_names, *, name: str = "05",
+                        seed: int = 42, progress: bool = True) -> dict[str, keras.Model]:
+    """Notebook 03's two models, trained here when its saved ones cannot be used.
+
+    Used by `05_visualizing_features.ipynb` and `07_looking_inside.ipynb`:
+    the head on the base's stored output, then block5 unfrozen at the
+    profile's fine-tuning rate, each phase's curves drawn. Both are saved as
+    `{name}_head_trained` and `{name}_fine_tuned` (with what they were trained
+    on beside them, so `predict.course_models` finds them next time) and
+    returned as reloaded from disk: {"head trained": ..., "fine-tuned": ...}.
+    """
+    from ..training import load_saved_model, save_model, saved_model_path
+    from .stored import copy_head, store_activations
+
+    profile = config.get_profile()
+    stored = store_activations(base, files, depths=(0, 4), progress=progress,
+                               flip_train="flip" in profile.train_views,
+                               precision=profile.pass_precision)
+    head, head_run = train_head_stored(
+        stored.split("train", 0), stored.split("val", 0), len(class_names),
+        profile.head_epochs, seed=seed, title="phase 1: head")
+    model = models.build_classifier(base, len(class_names))
+    copy_head(head, model, base)
+    paths = {"head trained": saved_model_path(f"{name}_head_trained"),
+             "fine-tuned": saved_model_path(f"{name}_fine_tuned")}
+    save_model(model, paths["head trained"], class_names=class_names, files=files)
+    # `model` shares the layers that train on the stored activations, so it
+    # is the fine-tuned classifier afterwards.
+    _, tuned_run, _ = fine_tune_stored(
+        model, base, 4, stored.split("train", 4), stored.split("val", 4),
+        profile.fine_tune_epochs, profile.fine_tune_lr,
+        title=f"phase 2: block5 at lr={profile.fine_tune_lr:.0e}")
+    save_model(model, paths["fine-tuned"], class_names=class_names, files=files)
+    print(f"best validation accuracy: head {head_run.best_val_accuracy:.3f}, "
+          f"fine-tuned {tuned_run.best_val_accuracy:.3f}; saved as "
+          f"{paths['head trained'].name} and {paths['fine-tuned'].name}")
+    return {label: load_saved_model(path) for label, path in paths.items()}
