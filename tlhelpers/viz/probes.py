@@ -164,12 +164,15 @@ def linear_probe(train_features: dict, y_train, val_features: dict, y_val,
 
 
 def plot_probes(results: dict, chance: float | None = None,
-                title: str = "Linear probe accuracy by depth", split: str = "test"):
+                title: str = "Linear probe accuracy by depth", split: str = "test",
+                references: dict | None = None):
     """Accuracy against depth, one line per base (e.g. pretrained and random).
 
     Taught in `05_visualizing_features.ipynb`. `results`: line label -> {layer
     -> accuracy}, layers bottom to top; `chance`: a dotted line at 1 / classes;
-    `split`: the photos the accuracies were measured on, named on the y axis.
+    `split`: the photos the accuracies were measured on, named on the y axis;
+    `references`: label -> accuracy of whole models on the same photos, drawn
+    as horizontal lines (`07_looking_inside.ipynb`: the trained classifiers).
     Returns the Figure.
     """
     if not isinstance(results, dict) or not results:
@@ -185,6 +188,9 @@ def plot_probes(results: dict, chance: float | None = None,
         ys = [scores.get(name, np.nan) for name in layers]
         ax.plot(x, ys, marker=markers[i % len(markers)], color=colour(i),
                 label=str(label), linestyle="-" if i == 0 else "--")
+    for j, (label, accuracy) in enumerate((references or {}).items()):
+        ax.axhline(float(accuracy), color=colour(len(results) + j), linewidth=1.2,
+                   linestyle=(0, (4, 2 + j)), label=f"{label}: {float(accuracy):.1%}")
     accuracy_axis(ax, chance)
     ax.set_xticks(x, layers, rotation=20 if len(layers) > 5 else 0, fontsize=8)
     ax.set_xlabel("layer (deeper to the right)")
