@@ -17,6 +17,7 @@ from ..training.curves import (
 )
 from .activations import activation_maps, activations, compare_depths, depth_layers
 from .balance import class_balance
+from .channel_change import channel_changes, plot_channel_changes, top_block_pooled
 from .confusion import confusion_counts, confusion_matrix
 from .embeddings import plot_embeddings, project
 from .filters import filter_tiles, first_conv, plot_first_filters
@@ -31,6 +32,7 @@ from .weight_change import plot_weight_change, weight_change, weighted_layers
 __all__ = [
     "activation_maps", "activations", "compare_depths", "depth_layers",
     "class_balance", "confusion_counts", "confusion_matrix",
+    "channel_changes", "plot_channel_changes", "top_block_pooled",
     "compare_histories", "history_dict", "join_phases", "plot_from_start", "plot_history",
     "plot_embeddings", "project",
     "filter_tiles", "first_conv", "plot_first_filters",

@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, Normalize
 
 from ..models import is_softmax_layer
 from ._common import as_image_batch, new_figure, show_tile, to_numpy
@@ -21,6 +24,8 @@ from .images import RIGHT, WRONG
 from .layers import conv_layers, image_batch, resolve_base
 
 TARGETS = ("predicted", "true")
+# How much of the photo the heatmap's colour covers at the strongest evidence.
+HEAT_ALPHA = 0.6
 
 
 @dataclasses.dataclass
@@ -150,6 +155,19 @@ def _name(class_names, i) -> str:
     return str(class_names[i]) if class_names is not None else str(i)
 
 
+def heat_colours(name: str = "jet", strongest: float = HEAT_ALPHA) -> ListedColormap:
+    """`name`'s colours, see-through at 0 and more opaque with the value.
+
+    Drawn over a photo in `05_visualizing_features.ipynb`: where the heatmap is
+    0 the photo shows untouched, and at 1 the colour covers `strongest` of it.
+    A constant alpha would darken the whole photo and tint places without
+    evidence.
+    """
+    rgba = matplotlib.colormaps[name](np.linspace(0.0, 1.0, 256))
+    rgba[:, 3] = np.linspace(0.0, strongest, 256)
+    return ListedColormap(rgba, name=f"{name}_see_through")
+
+
 def plot_grad_cam(models: dict, images, labels, class_names=None,
                   layer: str | None = None, title: str = "Grad-CAM",
                   split: str = "test"):
@@ -158,8 +176,10 @@ def plot_grad_cam(models: dict, images, labels, class_names=None,
     Taught in `05_visualizing_features.ipynb`. `models`: row label -> classifier
     (e.g. {"head trained": ..., "fine-tuned": ...}); each heatmap explains that
     model's predicted class, named above it with its probability (green right,
-    red wrong). `split`: where the images come from, named under the figure.
-    The CamResults are on the Figure as `fig.tlh_cams`.
+    red wrong), and is drawn over the photo more opaque where the evidence is
+    stronger, with one colour bar for the figure. A map with no positive
+    evidence says so. `split`: where the images come from, named under the
+    figure. The CamResults are on the Figure as `fig.tlh_cams`.
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict: label -> classifier")
@@ -171,17 +191,24 @@ def plot_grad_cam(models: dict, images, labels, class_names=None,
     results = {name: grad_cam(m, images, layer) for name, m in models.items()}
     n = len(pictures)
     fig, axes = new_figure(len(models) + 1, n, width=1.75 * n + 0.8,
-                           height=1.9 * (len(models) + 1) + 0.6)
+                           height=1.9 * (len(models) + 1) + 1.2)
     h, w = pictures.shape[1:3]
+    heat = heat_colours()
     for col in range(n):
         show_tile(axes[0, col], pictures[col],
                   f"true: {_name(class_names, labels[col])}")
         for row, cam in enumerate(results.values(), start=1):
             ax = axes[row, col]
             show_tile(ax, pictures[col])
-            ax.imshow(cam.heatmaps[col], cmap="jet", alpha=0.45, vmin=0, vmax=1,
+            ax.imshow(cam.heatmaps[col], cmap=heat, vmin=0, vmax=1,
                       extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                       interpolation="bilinear")
+            if not cam.heatmaps[col].max() > 0:
+                # Nothing drawn would look like a missing panel.
+                ax.text(0.5, 0.5, "no positive\nevidence", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8,
+                        bbox=dict(boxstyle="round", facecolor="white", alpha=0.85,
+                                  edgecolor="none"))
             guess = int(cam.predicted[col])
             p = float(cam.probabilities[col, guess])
             ax.set_title(f"{_name(class_names, guess)} {p:.0%}", fontsize=8,
@@ -189,8 +216,15 @@ def plot_grad_cam(models: dict, images, labels, class_names=None,
     axes[0, 0].set_ylabel("image", fontsize=9)
     for row, (name, cam) in enumerate(results.items(), start=1):
         axes[row, 0].set_ylabel(f"{name}\n({cam.layer})", fontsize=8)
-    fig.supxlabel(f"{split} image (heatmap: evidence for the predicted class, "
-                  "red = strong)", fontsize=9)
+    # The bar shows the colours as drawn over white: faint where weak.
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=heat),
+                       ax=axes[1:, :].ravel().tolist(), location="bottom",
+                       shrink=0.7, aspect=35, pad=0.02)
+    bar.set_label("evidence for the predicted class "
+                  "(0 = none, 1 = the photo's strongest)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    fig.supxlabel(f"{split} image; heatmap: Grad-CAM of the model's predicted "
+                  "class", fontsize=9)
     fig.supylabel("model", fontsize=9)
     fig.suptitle(title)
     fig.tlh_cams = results

@@ -16,12 +16,10 @@ import numpy as np
 from ..predict import class_names_of, class_probabilities, input_size, read_image
 from ._common import check_positive_int, grid_shape, hide_unused, new_figure, show_tile
 from .confusion import confusion_counts, confusion_matrix
-from .gradcam import grad_cam
+from .gradcam import grad_cam, heat_colours
 from .images import RIGHT, WRONG
 from .layers import conv_layers
 
-# Grad-CAM drawn over a photo: the same look as `plot_grad_cam`.
-HEAT_ALPHA = 0.45
 DOUBT = "#ef6c00"  # bars of a photo whose top probability is low
 
 
@@ -147,8 +145,9 @@ def confused_pairs(results: dict, top: int = 5, sort_by: str | None = None):
 def _overlay(ax, image: np.ndarray, heatmap: np.ndarray | None) -> None:
     show_tile(ax, image)
     if heatmap is not None:
+        # The same look as `plot_grad_cam`: no evidence leaves the photo as it is.
         h, w = image.shape[:2]
-        ax.imshow(heatmap, cmap="jet", alpha=HEAT_ALPHA, vmin=0, vmax=1,
+        ax.imshow(heatmap, cmap=heat_colours(), vmin=0, vmax=1,
                   extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
 
 
