@@ -3,9 +3,10 @@
 Taught across the notebooks: `show_images`, `class_balance` (00), `plot_history`
 (01, 03), `confusion_matrix` (02), `compare_histories` (04), the mistakes
 gallery in `06_use_your_model.ipynb`, and the rest in
-`05_visualizing_features.ipynb`. Figures are closed when made, so they show
-once when returned as a cell's last value (or through `display(fig)`) and do not
-pile up in memory.
+`05_visualizing_features.ipynb`; saliency methods, their sanity check and
+what fine-tuning changed inside block5 in `07_looking_inside.ipynb`. Figures
+are closed when made, so they show once when returned as a cell's last value
+(or through `display(fig)`) and do not pile up in memory.
 """
 
 from ..training.curves import (
@@ -27,6 +28,16 @@ from .layers import block_outputs, conv_layers, layer_model, resolve_base, sprea
 from .mistakes import Mistakes, confused_pairs, find_mistakes, plot_predictions, plot_top_losses
 from .patterns import PatternSet, filter_patterns, plot_patterns
 from .probes import PooledFeatures, linear_probe, plot_probes, pooled_features
+from .saliency_maps import (
+    METHODS,
+    SaliencyResult,
+    map_similarity,
+    plot_saliency,
+    plot_sanity_check,
+    randomized_copy,
+    saliency,
+    sanity_check,
+)
 from .weight_change import plot_weight_change, weight_change, weighted_layers
 
 __all__ = [
@@ -44,4 +55,6 @@ __all__ = [
     "PatternSet", "filter_patterns", "plot_patterns",
     "PooledFeatures", "linear_probe", "plot_probes", "pooled_features",
     "plot_weight_change", "weight_change", "weighted_layers",
+    "METHODS", "SaliencyResult", "map_similarity", "plot_saliency", "plot_sanity_check",
+    "randomized_copy", "saliency", "sanity_check",
 ]
