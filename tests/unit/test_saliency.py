@@ -340,6 +340,26 @@ def test_sanity_check_one_row_per_method_with_the_maps(classifier, photos):
     assert strict["passes"].tolist() == [False]
 
 
+def test_sanity_check_reuses_maps_already_computed(classifier, photos):
+    x, _ = photos
+    done = {m: sal.saliency(classifier, x, m, samples=3, steps=4)
+            for m in ("grad_cam", "smoothgrad")}
+    df = sal.sanity_check(classifier, x, methods=list(done), from_layer="block2_conv1",
+                          computed=done, samples=3, steps=4)
+    for method, (original, _) in df.attrs["maps"].items():
+        assert original is done[method]           # used as it is, not computed again
+    again = sal.sanity_check(classifier, x, methods=list(done), from_layer="block2_conv1",
+                             samples=3, steps=4)
+    np.testing.assert_allclose(df["spearman"], again["spearman"], atol=1e-6)
+    zeros = sal.saliency(classifier, x, "grad_cam", classes=np.zeros(len(x), int))
+    with pytest.raises(ValueError, match="explains classes"):
+        sal.sanity_check(classifier, x, methods=["grad_cam"], computed={"grad_cam": zeros},
+                         classes=np.ones(len(x), int), from_layer="block2_conv1")
+    with pytest.raises(ValueError, match="computed"):
+        sal.sanity_check(classifier, x[:2], methods=["grad_cam"], computed=done,
+                         from_layer="block2_conv1")
+
+
 def test_plots_show_every_map_with_one_colour_bar(classifier, photos):
     x, y = photos
     names = ["red", "blue", "green"]

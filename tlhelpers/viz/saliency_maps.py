@@ -400,7 +400,8 @@ def map_similarity(first, second):
 
 
 def sanity_check(model, images, methods=METHODS, from_layer: str = "block5_conv1",
-                 seed: int = 0, threshold: float = 0.5, classes="predicted", **options):
+                 seed: int = 0, threshold: float = 0.5, classes="predicted",
+                 computed: dict | None = None, **options):
     """The model-randomisation test: one row per method, the maps in `df.attrs["maps"]`.
 
     Taught in `07_looking_inside.ipynb`. Each method explains the same classes
@@ -413,9 +414,11 @@ def sanity_check(model, images, methods=METHODS, from_layer: str = "block5_conv1
     (its edges, its bright parts), not what the model learned. `seed` draws
     the copy's weights and SmoothGrad's noise, the same noise for both
     models. `options` go to `saliency` (layer, samples, noise, steps,
-    batch_size). `df.attrs`: "maps" {method: (result of the model, result of
-    the copy)}, "per_photo" {method: DataFrame}, "classes", "from_layer",
-    "threshold".
+    batch_size). `computed`: {method: SaliencyResult} of `model` on these
+    images, made by `saliency` with the same seed and options; they are used
+    as they are rather than computed again. `df.attrs`: "maps" {method:
+    (result of the model, result of the copy)}, "per_photo" {method:
+    DataFrame}, "classes", "from_layer", "threshold".
     """
     import pandas as pd
 
@@ -434,6 +437,16 @@ def sanity_check(model, images, methods=METHODS, from_layer: str = "block5_conv1
                          "samples, noise, steps, batch_size")
     batch = image_batch(model, images)
     targets = _check_classes(classes, len(batch), _n_classes(model))
+    computed = dict(computed or {})
+    for method, result in computed.items():
+        _check_method(method)
+        if not isinstance(result, SaliencyResult) or result.method != method \
+                or result.maps.shape != batch.shape[:3]:
+            raise ValueError(f"computed[{method!r}] is not {method}'s maps of these "
+                             f"{len(batch)} images; expected a SaliencyResult from "
+                             "saliency(model, images, method)")
+        if targets is None:  # the classes it explained: the model's predictions
+            targets = np.asarray(result.classes)
     randomized = randomized_copy(model, from_layer, seed)
     if targets is None:  # the model's own predictions, for both models
         forward = _forward_with_maps(model, conv_layers(model)[-1])
@@ -441,7 +454,13 @@ def sanity_check(model, images, methods=METHODS, from_layer: str = "block5_conv1
         targets = _predict(forward, batch, size).argmax(axis=1)
     rows, maps, per_photo = [], {}, {}
     for method in chosen:
-        original = saliency(model, batch, method, targets, seed=seed, **options)
+        original = computed.get(method)
+        if original is not None and not np.array_equal(original.classes, targets):
+            raise ValueError(f"computed[{method!r}] explains classes "
+                             f"{original.classes.tolist()}, not {list(targets)}: "
+                             "compute it with the same classes")
+        if original is None:
+            original = saliency(model, batch, method, targets, seed=seed, **options)
         changed = saliency(randomized, batch, method, targets, seed=seed, **options)
         similarity = map_similarity(original.maps, changed.maps)
         spearman = float(similarity["spearman"].mean())
