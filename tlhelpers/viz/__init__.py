@@ -4,7 +4,8 @@ Taught across the notebooks: `show_images`, `class_balance` (00), `plot_history`
 (01, 03), `confusion_matrix` (02), `compare_histories` (04), the mistakes
 gallery in `06_use_your_model.ipynb`, and the rest in
 `05_visualizing_features.ipynb`; saliency methods, their sanity check and
-what fine-tuning changed inside block5 in `07_looking_inside.ipynb`. Figures
+what fine-tuning changed inside block5, dataset examples and regularised
+feature visualisation in `07_looking_inside.ipynb`. Figures
 are closed when made, so they show once when returned as a cell's last value
 (or through `display(fig)`) and do not pile up in memory.
 """
@@ -21,6 +22,15 @@ from .balance import class_balance
 from .channel_change import channel_changes, plot_channel_changes, top_block_pooled
 from .confusion import confusion_counts, confusion_matrix
 from .embeddings import plot_embeddings, project
+from .feature_vis import (
+    RegularisedPatterns,
+    SpatialMaxima,
+    TopExamples,
+    plot_dataset_examples,
+    regularised_patterns,
+    spatial_maxima,
+    top_activating,
+)
 from .filters import filter_tiles, first_conv, plot_first_filters
 from .gradcam import CamResult, grad_cam, plot_grad_cam
 from .images import show_images, take_images
@@ -57,4 +67,6 @@ __all__ = [
     "plot_weight_change", "weight_change", "weighted_layers",
     "METHODS", "SaliencyResult", "map_similarity", "plot_saliency", "plot_sanity_check",
     "randomized_copy", "saliency", "sanity_check",
+    "RegularisedPatterns", "SpatialMaxima", "TopExamples", "plot_dataset_examples",
+    "regularised_patterns", "spatial_maxima", "top_activating",
 ]

@@ -1,8 +1,9 @@
 """ipywidgets UIs of the course; each wraps a plain function the notebook also calls.
 
 Taught in `02_feature_extraction.ipynb` (head), `03_fine_tuning.ipynb` (unfreeze,
-learning rate, range test), `05_visualizing_features.ipynb` (activations) and
-`06_use_your_model.ipynb` (your own photos).
+learning rate, range test), `05_visualizing_features.ipynb` (activations),
+`06_use_your_model.ipynb` (your own photos) and `07_looking_inside.ipynb` (a
+channel's dataset examples).
 Modules load on first use so that importing the package needs no widget front end.
 """
 
@@ -17,6 +18,7 @@ EXPORTS = {
     "lr_finder_panel": "fine_tuning",
     "activation_explorer": "activations",
     "predict_panel": "predict",
+    "feature_explorer": "features",
 }
 
 
