@@ -99,11 +99,28 @@ def test_weights_from_a_file(vgg, tmp_path):
     ({"input_shape": (32, 32, 1)}, r"3 colour channels"),
     ({"input_shape": "big"}, r"input_shape='big' is not valid"),
     ({"weights": "/no/such/file.h5"}, r"weights='/no/such/file.h5' is not valid"),
+    ({"seed": -1}, r"seed=-1 is not valid"),
+    ({"seed": 0, "weights": "imagenet"}, r"seed=0 is not valid here.*weights=None"),
 ])
 def test_load_base_bad_parameters(kwargs, match):
     args = {"name": "vgg16", "weights": None, "input_shape": SHAPE, **kwargs}
     with pytest.raises(ValueError, match=match):
         models.load_base(**args)
+
+
+def test_a_seeded_random_base_is_the_same_whatever_the_global_seed():
+    keras.utils.set_random_seed(1)
+    first = models.load_base("vgg16", weights=None, input_shape=SHAPE, seed=0)
+    keras.utils.set_random_seed(2)
+    again = models.load_base("vgg16", weights=None, input_shape=SHAPE, seed=0)
+    other = models.load_base("vgg16", weights=None, input_shape=SHAPE, seed=1)
+    unseeded = models.load_base("vgg16", weights=None, input_shape=SHAPE)
+    for a, b, c, d in zip(first.get_weights(), again.get_weights(), other.get_weights(),
+                          unseeded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+        if a.std() > 0:  # kernels; biases start at zero in every draw
+            assert not np.array_equal(a, c) and not np.array_equal(a, d)
+    assert first.tlh_weights == "random"
 
 
 # --- the classifier -----------------------------------------------------------------

@@ -4,8 +4,9 @@ Taught in `02_feature_extraction.ipynb` and `03_fine_tuning.ipynb`. One module
 a job: `backbones` (the registry and each one's preprocessing, as a layer),
 `loading` (ImageNet weights, a file or random, with the banner), `inference`
 (a frozen base stays in inference mode inside `fit`), `compile_guard` (the
-Keras 3 freezing trap), `builders` (the head, the classifier, the small CNN)
-and `freezing` (the top N layers, the layer table, the slider's stops).
+Keras 3 freezing trap), `builders` (the head, the classifier, the small CNN),
+`freezing` (the top N layers, the layer table, the slider's stops) and
+`reinit` (weights drawn again from their initializers, seeded).
 """
 
 from .backbones import (
@@ -55,6 +56,7 @@ from .loading import (
     load_base,
     show_random_weights_banner,
 )
+from .reinit import reinitialise
 
 __all__ = [
     "BACKBONES", "DEFAULT_BACKBONE", "Backbone", "BackbonePreprocess", "backbone_of",
@@ -66,4 +68,5 @@ __all__ = [
     "set_trainable", "unfreeze_choices", "unfrozen_flags", "PretrainedBase",
     "as_pretrained_base", "training_only_layers", "UNPACK_FLOOR", "UNPACK_RATIO",
     "check_model_archive", "failed_fetch", "load_base", "show_random_weights_banner",
+    "reinitialise",
 ]

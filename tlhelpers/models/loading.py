@@ -16,6 +16,7 @@ import keras
 from .. import weights as weights_mod
 from .backbones import DEFAULT_BACKBONE, Backbone, check_input_shape, get_backbone
 from .inference import as_pretrained_base
+from .reinit import reinitialise
 
 
 def show_random_weights_banner(backbone: str, reason: str) -> None:
@@ -42,12 +43,16 @@ def show_random_weights_banner(backbone: str, reason: str) -> None:
 
 
 def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagenet",
-              input_shape=None, allow_random: bool = False) -> keras.Model:
+              input_shape=None, allow_random: bool = False,
+              seed: int | None = None) -> keras.Model:
     """A convolutional base without its top; taught in `02_feature_extraction.ipynb`.
 
     weights: "imagenet" (Keras downloads and caches it), a path to a weights
     file, or None / "random". allow_random: with no network and no cached file,
     continue with random weights (and show a banner) instead of raising.
+    seed: with weights None / "random", the random values drawn from it, so
+    every notebook's random control is the same base (`05` and `07` find each
+    other's stored features); without it they follow Keras' global seed.
     The result carries `tlh_backbone` and `tlh_weights` ("imagenet", "random",
     or the file path) for the caches and the run log.
     """
@@ -58,8 +63,15 @@ def load_base(name: str = DEFAULT_BACKBONE, weights: str | Path | None = "imagen
         input_shape = config.get_profile().image_shape
     input_shape = check_input_shape(name, input_shape)
     kwargs = dict(include_top=False, input_shape=input_shape)
-    if weights is None or weights == "random":
+    random = weights is None or weights == "random"
+    if seed is not None and (not random or isinstance(seed, bool)
+                             or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed={seed!r} is not valid here; expected an integer >= 0, "
+                         "with weights=None or 'random' (other weights are not drawn)")
+    if random:
         base, source = spec.constructor(weights=None, **kwargs), "random"
+        if seed is not None:
+            reinitialise(base.layers, seed)
     elif weights == "imagenet":
         required = os.environ.get(config.REQUIRE_IMAGENET_ENV, "").strip() == "1"
         base, source = _load_imagenet(spec, kwargs, allow_random and not required)

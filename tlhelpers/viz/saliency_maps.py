@@ -28,9 +28,9 @@ import time
 import keras
 import numpy as np
 
-from ..models import leaf_layers
+from ..models import reinitialise
 from ._common import as_image_batch, check_positive_int, new_figure, show_tile, to_numpy
-from .gradcam import _forward_with_maps, grad_cam
+from .gradcam import _forward_with_maps, grad_cam, heat_colours
 from .images import RIGHT, WRONG
 from .layers import conv_layers, image_batch, resolve_base
 
@@ -38,7 +38,6 @@ METHODS = ("grad_cam", "grad_cam_plus_plus", "smoothgrad", "integrated_gradients
 CAM_METHODS = ("grad_cam", "grad_cam_plus_plus")
 TITLES = {"grad_cam": "Grad-CAM", "grad_cam_plus_plus": "Grad-CAM++",
           "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients"}
-CMAP = "inferno"
 COLORBAR_LABEL = "evidence, 0..1 per photo"
 
 
@@ -293,34 +292,6 @@ def saliency(model, images, method: str, classes="predicted", layer: str | None 
 
 # -- the model-randomisation test ---------------------------------------------
 
-# Weights whose initializer attribute is not named after them.
-_INITIALIZER_OF = {"depthwise_kernel": "depthwise_initializer",
-                   "pointwise_kernel": "pointwise_initializer"}
-
-
-def _initializer(layer, variable):
-    """The layer's own initializer for `variable` (e.g. kernel_initializer)."""
-    name = variable.name.split("/")[-1].split(":")[0]
-    for attribute in (_INITIALIZER_OF.get(name), f"{name}_initializer",
-                      "depthwise_initializer" if name == "kernel" else None):
-        found = getattr(layer, attribute, None) if attribute else None
-        if found is not None:
-            return found
-    raise ValueError(f"cannot re-initialise {layer.name}/{name}: the layer has no "
-                     f"{name}_initializer")
-
-
-def _reinitialise(layer, rng: np.random.Generator) -> None:
-    """Every weight of `layer` drawn again from its initializer, seeded from `rng`."""
-    for variable in layer.weights:
-        initializer = _initializer(layer, variable)
-        config = initializer.get_config()
-        if "seed" in config:  # constant initializers (zeros, ones) have none
-            config["seed"] = int(rng.integers(2**31 - 1))
-        fresh = initializer.__class__.from_config(config)
-        variable.assign(fresh(tuple(variable.shape), dtype=variable.dtype))
-
-
 def _copy_tags(source, target) -> None:
     """The `tlh_` attributes (backbone, weights) of `source` on `target`."""
     for key, value in vars(source).items():
@@ -354,10 +325,7 @@ def randomized_copy(model, from_layer: str = "block5_conv1", seed: int = 0):
         at = copy.layers.index(copy_base)
         targets = copy_base.layers[names.index(from_layer):] + copy.layers[at + 1:]
     copy.tlh_randomized_from = from_layer
-    rng = np.random.default_rng(seed)
-    for layer in targets:
-        for leaf in leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]:
-            _reinitialise(leaf, rng)
+    reinitialise(targets, seed)
     return copy
 
 
@@ -493,9 +461,12 @@ def _labels(labels, n: int) -> np.ndarray | None:
 
 
 def _overlay(ax, picture: np.ndarray, heatmap: np.ndarray) -> None:
-    """The photo as it is, under a see-through heatmap."""
+    """The photo as it is, under a heatmap as see-through as its values are low.
+
+    The colours of notebook 05's Grad-CAM: no evidence leaves the photo untouched.
+    """
     show_tile(ax, picture)
-    ax.imshow(heatmap, cmap=CMAP, alpha=0.5, vmin=0, vmax=1)
+    ax.imshow(heatmap, cmap=heat_colours(), vmin=0, vmax=1)
 
 
 def _map_title(ax, result: SaliencyResult, col: int, labels, class_names) -> None:
@@ -538,7 +509,7 @@ def _colorbar(fig, **kwargs):
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), **kwargs)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), heat_colours()), **kwargs)
     bar.set_label(COLORBAR_LABEL, fontsize=8)
     return bar
 
