@@ -303,10 +303,15 @@ def test_filter_patterns_raise_the_activation(base):
     assert patterns.images.shape[-1] == 3
     assert np.isfinite(patterns.start).all() and np.isfinite(patterns.end).all()
     assert patterns.gain.mean() > 0
-    fig = viz.plot_patterns([patterns, viz.filter_patterns(base, "block1_conv1", 2,
-                                                           steps=2)])
+    both = [patterns, viz.filter_patterns(base, "block1_conv1", 2, steps=2)]
+    fig = viz.plot_patterns(both)
     assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == \
         ["block2_conv2", "block1_conv1"]
+    fig = viz.plot_patterns(both, row_labels=["deep, plain", "early, plain"])
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == \
+        ["deep, plain", "early, plain"]
+    with pytest.raises(ValueError, match="row_labels"):
+        viz.plot_patterns(both, row_labels=["one"])
 
 
 def test_filter_patterns_on_a_smaller_canvas_and_bad_choices(base):

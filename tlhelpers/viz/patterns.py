@@ -140,16 +140,21 @@ def filter_patterns(model, layer: str, filters=8, steps: int = 20,
                       start.astype(np.float64), end.astype(np.float64))
 
 
-def plot_patterns(pattern_sets, title: str = "What filters respond to"):
+def plot_patterns(pattern_sets, title: str = "What filters respond to",
+                  row_labels: list[str] | None = None):
     """One row per layer, one tile per filter: the input that excites it most.
 
     Taught in `05_visualizing_features.ipynb`. `pattern_sets`: PatternSets from
-    `filter_patterns`, early layers first. Returns the Figure.
+    `filter_patterns` (or `regularised_patterns`, `07_looking_inside.ipynb`),
+    early layers first. `row_labels`: one per row (default: each row's layer).
+    Returns the Figure.
     """
     sets = [pattern_sets] if isinstance(pattern_sets, PatternSet) else \
         list(pattern_sets)
     if not sets:
         raise ValueError("pattern_sets is empty; expected at least one PatternSet")
+    if row_labels is not None and len(row_labels) != len(sets):
+        raise ValueError(f"row_labels has {len(row_labels)} labels for {len(sets)} rows")
     cols = max(len(s.filters) for s in sets)
     fig, axes = new_figure(len(sets), cols, width=1.45 * cols + 0.8,
                            height=1.6 * len(sets) + 0.8)
@@ -163,7 +168,8 @@ def plot_patterns(pattern_sets, title: str = "What filters respond to"):
             image = image / 255.0
             show_tile(ax, image if image.shape[-1] == 3 else image[..., 0],
                       f"filter {patterns.filters[col]}")
-        axes[row, 0].set_ylabel(patterns.layer, fontsize=9)
+        axes[row, 0].set_ylabel(patterns.layer if row_labels is None
+                                else row_labels[row], fontsize=9)
     fig.supxlabel("filter (each tile: the input image gradient ascent found "
                   "for it)", fontsize=9)
     fig.supylabel("layer (top: early, bottom: late)", fontsize=9)
