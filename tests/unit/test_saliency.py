@@ -429,3 +429,15 @@ def test_bad_images_models_and_plots_are_named(classifier, photos):
         sal.plot_saliency({"grad_cam": result}, x[:2], y[:1])
     with pytest.raises(ValueError, match="the images need"):
         sal.plot_saliency({"grad_cam": result}, x[:3])
+
+
+def test_drawn_maps_put_the_top_percent_at_one_and_keep_the_order():
+    rng = np.random.default_rng(0)
+    sparse = rng.exponential(size=(40, 40)) ** 4     # a few strong pixels, most faint
+    sparse /= sparse.max()
+    shown = sal.shown_map(sparse)
+    assert shown.max() == 1.0 and np.mean(shown == 1.0) == pytest.approx(0.01, abs=0.005)
+    assert np.median(shown) > 3 * np.median(sparse)  # the faint pixels become visible
+    order = np.argsort(sparse.ravel())[: int(0.98 * sparse.size)]
+    assert np.all(np.diff(shown.ravel()[order]) >= 0)  # below the top, the order stays
+    assert not sal.shown_map(np.zeros((4, 4))).any()

@@ -38,7 +38,11 @@ METHODS = ("grad_cam", "grad_cam_plus_plus", "smoothgrad", "integrated_gradients
 CAM_METHODS = ("grad_cam", "grad_cam_plus_plus")
 TITLES = {"grad_cam": "Grad-CAM", "grad_cam_plus_plus": "Grad-CAM++",
           "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients"}
-COLORBAR_LABEL = "evidence, 0..1 per photo"
+COLORBAR_LABEL = "evidence, 0..1 per photo (its top 1% of pixels at 1)"
+# Drawn maps are stretched so their 99th percentile reaches 1, as Smilkov et
+# al. draw SmoothGrad: a gradient map's few strongest pixels would otherwise
+# leave the rest too faint to see. The maps themselves are not changed.
+SHOWN_PERCENTILE = 99.0
 
 
 @dataclasses.dataclass(eq=False)  # arrays inside: compare by identity
@@ -460,13 +464,21 @@ def _labels(labels, n: int) -> np.ndarray | None:
     return labels
 
 
+def shown_map(heatmap: np.ndarray) -> np.ndarray:
+    """The map as drawn: divided by its SHOWN_PERCENTILE percentile, clipped to 0..1."""
+    top = float(np.percentile(heatmap, SHOWN_PERCENTILE))
+    if top <= 0:
+        top = float(heatmap.max())
+    return np.clip(heatmap / top, 0.0, 1.0) if top > 0 else np.zeros_like(heatmap)
+
+
 def _overlay(ax, picture: np.ndarray, heatmap: np.ndarray) -> None:
     """The photo as it is, under a heatmap as see-through as its values are low.
 
     The colours of notebook 05's Grad-CAM: no evidence leaves the photo untouched.
     """
     show_tile(ax, picture)
-    ax.imshow(heatmap, cmap=heat_colours(), vmin=0, vmax=1)
+    ax.imshow(shown_map(heatmap), cmap=heat_colours(), vmin=0, vmax=1)
 
 
 def _map_title(ax, result: SaliencyResult, col: int, labels, class_names) -> None:
@@ -544,7 +556,7 @@ def plot_saliency(results, images, labels=None, class_names=None,
     for row, (label, _) in enumerate(rows, start=1):
         axes[row, 0].set_ylabel(label, fontsize=8)
     _colorbar(fig, ax=axes[1:, :].ravel().tolist(), shrink=0.6)
-    fig.supxlabel(f"{split} photo (bright: the pixels the class score rests on most)",
+    fig.supxlabel(f"{split} photo (red: the pixels the class score rests on most)",
                   fontsize=9)
     fig.suptitle(title)
     fig.tlh_saliency = results
