@@ -48,7 +48,7 @@ def setup_line(notebook) -> str:
 
 def test_every_notebook_is_here():
     assert [p.name[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05",
-                                              "06"]
+                                              "06", "07"]
 
 
 @pytest.fixture(scope="module")
