@@ -118,6 +118,11 @@ def _up_to(base, layer: str):
                        name=f"{base.name}_to_{layer}")
 
 
+def weights_digest_up_to(base, layer: str) -> str:
+    """`weights_digest` of `base` from its input to `layer`: training above it keeps it."""
+    return weights_digest(_up_to(base, layer))
+
+
 def _digest(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -128,7 +133,8 @@ def _group_parts(base, image_size: int, layer: str | None, view: str | None = No
 
     # An inner layer's output depends only on the weights below it: training
     # the layers above (fine-tuning on stored activations) keeps the key.
-    source = base if layer is None else _up_to(base, layer)
+    weights = (weights_digest(base) if layer is None
+               else weights_digest_up_to(base, layer))
     try:
         backbone = backbone_of(base)
     except ValueError:  # a home-made model (`viz.pooled_features`): no preprocessing
@@ -139,7 +145,7 @@ def _group_parts(base, image_size: int, layer: str | None, view: str | None = No
         "version": FORMAT_VERSION,
         "decoding": decoding_signature(),
         "backbone": backbone,
-        "weights": weights_digest(source),
+        "weights": weights,
         "image_size": int(image_size),
         "preprocess": preprocess_name(backbone) if backbone else None,
         # float16 arithmetic under mixed precision gives other numbers, and

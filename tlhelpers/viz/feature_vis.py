@@ -93,22 +93,13 @@ def layer_depth(model, layer: str) -> int:
 
 
 def weights_up_to(model, layer: str) -> str:
-    """A sha256 over the weights of the base's layers up to and including `layer`.
+    """The digest of the base's weights up to and including `layer`.
 
     Training layers above it does not change what the layer computes, so it
-    keeps the stored patterns and maxima.
+    keeps the stored patterns and maxima (`features.weights_digest_up_to`,
+    the same digest the stored features are keyed by).
     """
-    base, _ = resolve_base(model)
-    digest = hashlib.sha256()
-    for item in base.layers:
-        for weight in item.weights:
-            value = np.ascontiguousarray(weight.numpy())
-            digest.update(getattr(weight, "path", weight.name).encode())
-            digest.update(str(value.shape).encode())
-            digest.update(value.tobytes())
-        if item.name == layer:
-            break
-    return digest.hexdigest()
+    return features_mod.weights_digest_up_to(resolve_base(model)[0], layer)
 
 
 def _key(parts: dict) -> str:

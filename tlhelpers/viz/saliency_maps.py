@@ -30,7 +30,7 @@ import numpy as np
 
 from ..models import reinitialise
 from ._common import as_image_batch, check_positive_int, new_figure, show_tile, to_numpy
-from .gradcam import _forward_with_maps, grad_cam, heat_colours
+from .gradcam import _forward_with_maps, _name, grad_cam, heat_colours
 from .images import RIGHT, WRONG
 from .layers import conv_layers, image_batch, resolve_base
 
@@ -449,10 +449,6 @@ def sanity_check(model, images, methods=METHODS, from_layer: str = "block5_conv1
 
 
 # -- figures ------------------------------------------------------------------
-
-def _name(class_names, i) -> str:
-    return str(class_names[i]) if class_names is not None else str(i)
-
 
 def _labels(labels, n: int) -> np.ndarray | None:
     """The true labels as ints, checked against the number of images."""
