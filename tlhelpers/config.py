@@ -66,7 +66,7 @@ class Profile:
 
 PROFILES = {
     # Chollet's recipe's sizes: 150x150 images, the whole dataset. Measured on
-    # 2 cores (bench/results, README course map): a pass of VGG16 over the
+    # 2 cores (bench/results, docs/course_map.md): a pass of VGG16 over the
     # 3,666 photos takes about 5 minutes in float32, 2.3 in bfloat16, an epoch
     # through the whole base about 4, an epoch of block5 on the 5,790 stored
     # rows 1.5-2.5. Hence one

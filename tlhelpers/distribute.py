@@ -1,6 +1,6 @@
 """One place that picks the `tf.distribute` strategy and the float precision.
 
-Taught in the README's "Scaling out" section. `tlh.setup()`, the first cell
+Taught on the Scaling out page (docs/scaling_out.md). `tlh.setup()`, the first cell
 of every notebook, calls `use_strategy()`: on a laptop that is the default
 strategy (one device, nothing changes), on several GPUs it is
 MirroredStrategy, and with `TF_CONFIG` set it is MultiWorkerMirroredStrategy.
@@ -62,7 +62,7 @@ def cpu_replicas() -> int:
 def turn_off_onednn_rewrites() -> bool:
     """Turn oneDNN's graph rewrites off for a multi-replica CPU run; True if changed.
 
-    Taught in the README's "Scaling out" section. With them on, TensorFlow
+    Taught on the Scaling out page (docs/scaling_out.md). With them on, TensorFlow
     2.21's Conv2D returns its input unchanged for an empty batch: (0, 8, 8, 3)
     where (0, 6, 6, 4) is due, so the next layer fails with "input depth must
     be evenly divisible by filter depth: 3 vs 64". Under several replicas a
@@ -142,7 +142,7 @@ _strategies: dict = {}
 def get_strategy():
     """MultiWorkerMirrored with `TF_CONFIG`, Mirrored on several GPUs, else default.
 
-    Taught in the README's "Scaling out" section. `TLH_CPU_REPLICAS=N` mirrors
+    Taught on the Scaling out page (docs/scaling_out.md). `TLH_CPU_REPLICAS=N` mirrors
     over N logical CPU devices instead, to rehearse a several-GPU run.
     """
     import tensorflow as tf
@@ -180,7 +180,7 @@ def distributed_kind(strategy) -> str | None:
 def use_strategy():
     """Make `get_strategy()` current for the session; called by `tlh.setup()`.
 
-    Taught in the README's "Scaling out" section. The same as wrapping every
+    Taught on the Scaling out page (docs/scaling_out.md). The same as wrapping every
     later cell in `with strategy.scope():`, which a notebook cannot do.
     """
     import tensorflow as tf
@@ -202,7 +202,7 @@ def short_description(strategy) -> str:
 
 
 def describe_strategy(strategy=None) -> str:
-    """One line: which strategy, how many replicas, and why; see the README."""
+    """One line: which strategy, how many replicas, and why; see docs/scaling_out.md."""
     import tensorflow as tf
 
     strategy = strategy if strategy is not None else tf.distribute.get_strategy()
@@ -227,7 +227,7 @@ def describe_strategy(strategy=None) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class PrecisionChoice:
-    """The dtype policy chosen and why; see the README's "Scaling out"."""
+    """The dtype policy chosen and why; see docs/scaling_out.md."""
 
     policy: str   # "mixed_float16" or "float32"
     reason: str
@@ -239,7 +239,7 @@ class PrecisionChoice:
 def configure_precision(enable: bool = True) -> PrecisionChoice:
     """`mixed_float16` on GPUs of compute capability >= 7.0, else float32, with why.
 
-    Taught in the README's "Scaling out" section. Sets Keras' global dtype
+    Taught on the Scaling out page (docs/scaling_out.md). Sets Keras' global dtype
     policy, so call it before building models. On CPUs float16 is slower than
     float32, and older GPUs have no tensor cores, so both keep float32.
     Under mixed_float16, Keras advises a float32 softmax layer at the end.

@@ -42,8 +42,8 @@ def setup(seed: int = 42, verbose: bool = True,
     """Seed, check versions, pick devices, print one line; every notebook's first cell.
 
     Taught in `00_setup_and_data.ipynb`. The `tf.distribute` strategy and the
-    precision are chosen here, before any model exists (README, "Scaling
-    out"); `mixed_precision=False` keeps float32 on a GPU that could do more.
+    precision are chosen here, before any model exists (docs/scaling_out.md);
+    `mixed_precision=False` keeps float32 on a GPU that could do more.
     """
     import keras
     import tensorflow as tf

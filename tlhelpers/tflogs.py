@@ -1,7 +1,7 @@
 """TensorFlow's C++ start-up lines, kept out of every notebook's Setup cell.
 
 Taught in `00_setup_and_data.ipynb` (the Setup cell shows one line) and the
-README's Troubleshooting (`TLH_TF_LOGS=1` brings the lines back).
+Troubleshooting page (docs/troubleshooting.md) (`TLH_TF_LOGS=1` brings the lines back).
 
 `import tensorflow` writes absl's "before absl::InitializeLog()" warning and
 I-lines (oneDNN, cudart_stub) straight to file descriptor 2, and the first

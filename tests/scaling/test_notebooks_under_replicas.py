@@ -1,12 +1,12 @@
 """Every notebook, unchanged, under MirroredStrategy on two logical CPU devices.
 
-The README's "Scaling out" promises that the notebooks need no edit on
+"Scaling out" (docs/scaling_out.md) promises that the notebooks need no edit on
 several GPUs: `tlh.setup()` picks the strategy and makes it current for the
 session. `TLH_CPU_REPLICAS=2` gives the same MirroredStrategy a two-GPU
 machine gets, on the CPU this machine has; every assertion in the notebooks
 must still hold. Slower than the nbval run (the two replicas share the cores).
 oneDNN's graph rewrites are forced on, as recent CPUs have them by default:
-the course must turn them off for the replicas (README, "Scaling out").
+the course must turn them off for the replicas (docs/scaling_out.md).
 
 What replicas change is training (`fit` splits each batch between them, and
 a batch of one image leaves a replica empty). `make test` runs notebook 03

@@ -1,6 +1,7 @@
 """The benchmark runs end to end on a tiny folder and reports every figure.
 
-No timing is asserted: the numbers depend on the machine; the README holds them.
+No timing is asserted: the numbers depend on the machine; docs/performance.md
+holds them, with their record.
 """
 
 from __future__ import annotations

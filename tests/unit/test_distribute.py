@@ -303,8 +303,8 @@ def image_items(folder, per_class) -> list[tuple[str, int]]:
             for p in sorted((root / name).iterdir())]
 
 
-# Whatever this CPU's default: "1" forces oneDNN's rewrites on (README,
-# "Scaling out"), and the course must turn them off for the two replicas.
+# Whatever this CPU's default: "1" forces oneDNN's rewrites on
+# (docs/scaling_out.md), and the course must turn them off for the two replicas.
 @pytest.mark.parametrize("onednn", ["0", "1"])
 def test_the_course_trains_under_two_cpu_replicas_without_a_scope(tmp_path, onednn):
     items = image_items(tmp_path / "imgs", {"cats": 6, "dogs": 5})

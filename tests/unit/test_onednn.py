@@ -59,6 +59,6 @@ def test_with_onednn_rewrites_an_empty_batch_comes_back_as_the_input():
     if not out["onednn"]:
         pytest.skip("this TensorFlow build has no oneDNN rewrites to turn on")
     # The bug itself. When this fails with [0, 6, 6, 4], a release fixed it:
-    # drop distribute.turn_off_onednn_rewrites and the README's note.
+    # drop distribute.turn_off_onednn_rewrites and the note in docs/scaling_out.md.
     assert out["shape"] == [0, 8, 8, 3], (
         f"oneDNN's Conv2D now gives {out['shape']} for an empty batch")

@@ -17,7 +17,12 @@ def course_map() -> list[str]:
     """Notebook names in the order the README's course map lists them."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## Course map", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return notebook_rows(section)
+
+
+def notebook_rows(markdown: str) -> list[str]:
+    """The notebook each table row names, in order."""
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     return [m.group(1) for line in rows if (m := NOTEBOOK_NAME.search(line))]
 
 
@@ -36,6 +41,14 @@ def test_the_course_has_its_notebooks_in_teaching_order():
     assert [name[:2] for name in listed] == [f"{i:02d}" for i in range(len(listed))]
     assert set(listed) == {nb.name for nb in NOTEBOOKS}
     assert len(listed) == len(set(listed)), listed
+
+
+def test_the_course_map_page_lists_the_readmes_order():
+    # docs/course_map.md holds the full table; its first table must name the
+    # same notebooks in the same order as the README's short one.
+    page = (ROOT / "docs" / "course_map.md").read_text(encoding="utf-8")
+    first_table = page.split("\n| ", 1)[1].split("\n\n", 1)[0]
+    assert notebook_rows("| " + first_table) == course_map()
 
 
 @pytest.mark.parametrize("index", range(len(NOTEBOOKS) - 1),

@@ -1,6 +1,6 @@
 """`python -m tlhelpers bench`: each speed-up measured as a ratio in one run.
 
-Summarised in the README's performance section (`bench/README.md` says what
+Summarised in docs/performance.md (`bench/README.md` says what
 each figure means). `measure` runs the measurements, on what `machine` finds
 about this computer; `report` prints the table and saves the JSON result to
 the repository's `bench/results/` folder.
@@ -37,7 +37,7 @@ from .measure import (
 )
 from .report import save, table
 
-# What tests, the README and `python -m tlhelpers bench` reach through the package.
+# What tests, the docs and `python -m tlhelpers bench` reach through the package.
 __all__ = ["DEFAULT_COUNTS", "GOALS", "HEAD_EPOCHS", "MATMUL_SIZE", "N_UNFROZEN",
            "PeakMemory", "conv_flops_per_image", "file_lists", "host_kind",
            "machine_info", "main", "matmul_gflops", "measure", "measure_prefix",

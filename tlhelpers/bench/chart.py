@@ -1,4 +1,4 @@
-"""Accuracy against wall time of measured runs: the chart in the README's course map.
+"""Accuracy against wall time of measured runs: the chart on the course map page.
 
 `python -m tlhelpers.bench.chart bench/results/A.json [B.json ...] --out chart.png`
 reads records written by `python -m tlhelpers course --record` and by

@@ -1,6 +1,6 @@
 """`prefetch`: fill a folder with datasets and weights for machines with no network.
 
-Taught in the README's workshop preparation: run it on a connected machine,
+Taught in docs/offline_workshops.md: run it on a connected machine,
 copy the folder to the lab machines, and set `TLH_HOME` to it there.
 """
 

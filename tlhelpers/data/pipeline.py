@@ -218,7 +218,7 @@ def split_files(scan: FolderScan, train_per_class: int | None = None,
 def batch_size_for_replicas(batch_size: int, n_items: int) -> int:
     """`batch_size`, made to split evenly over the replicas of the current strategy.
 
-    Taught in the README's "Scaling out" section. With one replica (a laptop,
+    Taught on the Scaling out page (docs/scaling_out.md). With one replica (a laptop,
     one GPU) nothing changes. Under MirroredStrategy, Keras 3.15's `fit` and
     `evaluate` average the first batch across replicas before training
     (keras-team/keras#19246) and fail when the replicas got different numbers

@@ -16,7 +16,7 @@ from .inference import PretrainedBase, training_only_layers
 # Measured with ImageNet weights on the 550-photo subset at 150 px: a Flatten
 # head fits the 400 training photos perfectly within three epochs, which
 # leaves fine-tuning nothing to learn; GAP with dropout reaches the same
-# validation accuracy without memorising (README, "What a learner should expect").
+# validation accuracy without memorising (docs/expected_results.md).
 HEADS = ("flatten", "gap")
 
 
