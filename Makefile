@@ -6,13 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
 
-.PHONY: bootstrap system-deps lab lint test test-all test-unit test-notebooks course bench clean-notebooks
+.PHONY: bootstrap system-deps lab lint test test-all test-unit test-notebooks course site bench clean-notebooks
 
 # The stamp's name carries pyproject's hash: any change there reinstalls.
 $(STAMP): pyproject.toml
 	@test -x $(PY) && $(PY) -c "import sys" 2>/dev/null || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/pip install --upgrade pip >/dev/null
-	$(VENV)/bin/pip install -e ".[dev,browser,offline-weights]"
+	$(VENV)/bin/pip install -e ".[dev,browser,offline-weights,site]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -63,6 +63,12 @@ test-notebooks: bootstrap
 # Every notebook headless; executed copies and HTML in build/course/.
 course: bootstrap
 	$(PY) -m tlhelpers course
+
+# The course site in build/site/ from those executed copies (nothing runs again);
+# a course run is made first when there is none.
+site: bootstrap
+	@test -d build/course || $(MAKE) course
+	$(PY) -m tlhelpers site
 
 bench: bootstrap
 	$(PY) -m tlhelpers bench

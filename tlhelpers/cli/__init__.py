@@ -1,8 +1,8 @@
 """Command line: `python -m tlhelpers COMMAND`, one module per command.
 
-Commands: doctor, prefetch, check-data, run, bench, course, lab, predict.
+Commands: doctor, prefetch, check-data, run, bench, course, lab, predict, site.
 
-Taught in `00_setup_and_data.ipynb` and the README. Exit codes: 0 success,
+Taught in `00_setup_and_data.ipynb` and the site's command pages. Exit codes: 0 success,
 1 the task could not be done (the message says why and how to fix it),
 2 a usage error (an option's value is out of range: the message names it).
 """
@@ -21,6 +21,7 @@ COMMANDS = {
     "course": ("course", "run every notebook headless and report"),
     "lab": ("lab", "start JupyterLab on the notebooks (as root, or with no display)"),
     "predict": ("predict", "classify photos with a saved .keras model"),
+    "site": ("site", "build the course site from a course run's executed copies"),
 }
 
 
