@@ -64,10 +64,10 @@ test-notebooks: bootstrap
 course: bootstrap
 	$(PY) -m tlhelpers course
 
-# The course site in build/site/ from those executed copies (nothing runs again);
-# a course run is made first when there is none.
+# The course site in build/site/ from those executed copies: only the notebooks
+# with no current copy (new, changed since, or failed) run first.
 site: bootstrap
-	@test -d build/course || $(MAKE) course
+	$(PY) -m tlhelpers course --changed
 	$(PY) -m tlhelpers site
 
 bench: bootstrap

@@ -42,6 +42,27 @@ def test_course_runs_only_the_chosen_notebooks(notebooks, tmp_path, capsys):
     assert executed.cells[0].outputs[0]["text"].strip() == "42"
 
 
+def test_changed_runs_only_notebooks_with_no_current_copy(notebooks, tmp_path, capsys):
+    out = tmp_path / "out"
+    (notebooks / "01_fails.ipynb").unlink()
+    write_notebook(notebooks / "01_new.ipynb", "print(1)")
+    assert main(["course", "--notebooks", str(notebooks), "--out", str(out),
+                 "--only", "00", "--timeout", "120"]) == 0
+    capsys.readouterr()
+    assert main(["course", "--notebooks", str(notebooks), "--out", str(out),
+                 "--changed", "--timeout", "120"]) == 0
+    printed = capsys.readouterr().out
+    assert "01_new.ipynb" in printed and "00_works" not in printed  # 00's copy is current
+    write_notebook(notebooks / "00_works.ipynb", "print(6 * 8)")  # changed since its run
+    assert main(["course", "--notebooks", str(notebooks), "--out", str(out),
+                 "--changed", "--timeout", "120"]) == 0
+    printed = capsys.readouterr().out
+    assert "00_works.ipynb" in printed and "01_new" not in printed
+    assert main(["course", "--notebooks", str(notebooks), "--out", str(out),
+                 "--changed"]) == 0
+    assert "nothing to run" in capsys.readouterr().out
+
+
 def test_course_exits_1_when_a_notebook_fails(notebooks, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["course", "--notebooks", str(notebooks), "--out", str(out),

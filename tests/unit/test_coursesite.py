@@ -43,7 +43,7 @@ def test_a_current_executed_copy_is_taken(tmp_path):
 def test_a_missing_copy_names_the_course_run_that_makes_it(tmp_path):
     notebooks, course = lesson_and_copy(tmp_path)
     (course / "03_lesson.ipynb").unlink()
-    with pytest.raises(pages.SiteError, match="course --only 03"):
+    with pytest.raises(pages.SiteError, match="course --changed` \\(or `--only 03`\\)"):
         pages.lesson_pairs(notebooks, course)
 
 

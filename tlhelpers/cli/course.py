@@ -26,6 +26,9 @@ def add_arguments(parser) -> None:
                         help="seconds allowed for one cell (default 1800)")
     parser.add_argument("--only", default="",
                         help="comma-separated notebook number prefixes, e.g. 00,03")
+    parser.add_argument("--changed", action="store_true",
+                        help="only the notebooks whose executed copy in --out is missing, "
+                             "failed, or older than the notebook (as `make site` runs it)")
     parser.add_argument("--record", default="",
                         help="also write the measurements to this JSON file: per "
                              "notebook seconds, peak memory, status and the runs "
@@ -161,6 +164,13 @@ def execute(args) -> int:
     if not notebooks:
         print(f"no notebooks found in {source}", file=sys.stderr)
         return 1
+    if args.changed:
+        from ..coursesite.pages import copy_problem
+
+        notebooks = [nb for nb in notebooks if copy_problem(nb, Path(args.out) / nb.name)]
+        if not notebooks:
+            print(f"every executed copy in {args.out} is current: nothing to run")
+            return 0
     profile = config.get_profile()
     out = Path(args.out)
     print(f"Running {len(notebooks)} notebook(s) under the {profile.name} profile; "

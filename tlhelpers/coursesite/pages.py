@@ -29,25 +29,30 @@ class SiteError(RuntimeError):
     """The site cannot be built from what is there; the message names the fix."""
 
 
+def copy_problem(source: Path, copy: Path) -> str | None:
+    """Why `copy` is not a current, successful run of `source`; None when it is."""
+    if not copy.is_file():
+        return f"{source.name} has no executed copy in {copy.parent}"
+    ran = nbformat.read(copy, as_version=4)
+    if code_of(ran) != code_of(nbformat.read(source, as_version=4)):
+        return f"{copy} was executed before {source.name} last changed"
+    failed = [o for c in ran.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if failed:
+        return (f"{source.name} failed in the course run ({failed[0].get('ename')}: "
+                f"{failed[0].get('evalue', '')[:120]})")
+    return None
+
+
 def lesson_pairs(notebooks: Path, executed: Path) -> list[tuple[Path, Path]]:
     """Each lesson beside its executed copy, checked to be current and complete."""
     pairs = []
     for source in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
-        copy = executed / source.name
-        rerun = f"python -m tlhelpers course --only {source.name[:2]}"
-        if not copy.is_file():
-            raise SiteError(f"{source.name} has no executed copy in {executed}: run `{rerun}` "
-                            "(or `python -m tlhelpers course` for all of them) first")
-        ran = nbformat.read(copy, as_version=4)
-        if code_of(ran) != code_of(nbformat.read(source, as_version=4)):
-            raise SiteError(f"{copy} was executed before {source.name} last changed: "
-                            f"run `{rerun}` again")
-        failed = [o for c in ran.cells if c.cell_type == "code"
-                  for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        if failed:
-            raise SiteError(f"{source.name} failed in the course run ({failed[0].get('ename')}: "
-                            f"{failed[0].get('evalue', '')[:120]}): fix it and run `{rerun}`")
-        pairs.append((source, copy))
+        problem = copy_problem(source, executed / source.name)
+        if problem:
+            raise SiteError(f"{problem}: run `python -m tlhelpers course --changed` "
+                            f"(or `--only {source.name[:2]}`), then build the site again")
+        pairs.append((source, executed / source.name))
     if not pairs:
         raise SiteError(f"no notebooks named NN_*.ipynb in {notebooks}")
     return pairs
