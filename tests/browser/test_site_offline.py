@@ -53,13 +53,13 @@ def tiny_course(root: Path) -> Path:
     return root
 
 
-def open_offline(chromium, index: Path):
-    """A page on `index` that may load only files; what it asked the network for is kept."""
+def open_offline(chromium, index: Path | str, allowed: str = "file:"):
+    """A page on `index` that may load only from `allowed`; what else it asked for is kept."""
     context = chromium.new_context(viewport={"width": 1300, "height": 1000})
     requests: list[str] = []
 
     def only_files(route):
-        if route.request.url.startswith("file:"):
+        if route.request.url.startswith(allowed):
             route.continue_()
         else:
             requests.append(route.request.url)
@@ -72,7 +72,7 @@ def open_offline(chromium, index: Path):
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}")
             if m.type == "error" else None)
     page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-    page.goto(index.as_uri())
+    page.goto(index.as_uri() if isinstance(index, Path) else index)
     page.wait_for_load_state("load")
     return context, page, requests, console
 
@@ -105,12 +105,19 @@ def assert_lesson_page(page, console, requests, *, panels: bool):
         assert page.get_by_text("live in JupyterLab").count() == len(drawn)
 
 
+@pytest.fixture(scope="module")
+def small_site(browser_available, tmp_path_factory) -> Path:
+    """The site of the small course, built once for this module's tests."""
+    tmp = tmp_path_factory.mktemp("small-site")
+    root = tiny_course(tmp / "repo")
+    build.stage(root, root / "notebooks", root / "course", tmp / "site-src", commands=["doctor"])
+    build.build(tmp / "site-src", tmp / "site")
+    return tmp / "site"
+
+
 def test_a_small_site_opens_offline_with_its_panel_drawn_and_solution_folded(
-        chromium, tmp_path):
-    root = tiny_course(tmp_path / "repo")
-    src, out = tmp_path / "site-src", tmp_path / "site"
-    build.stage(root, root / "notebooks", root / "course", src, commands=["doctor"])
-    index = build.build(src, out)
+        chromium, small_site):
+    out, index = small_site, small_site / "index.html"
     assert check.broken_links(out) == [] and check.remote_loads(out) == []
     context, page, requests, console = open_offline(chromium, out / "notebooks" / "00_panel.html")
     try:
@@ -127,6 +134,27 @@ def test_a_small_site_opens_offline_with_its_panel_drawn_and_solution_folded(
         assert requests == [] and console == [], requests + console
     finally:
         context.close()
+
+
+def test_the_small_site_works_from_a_static_server(chromium, small_site):
+    import functools
+    import http.server
+    import threading
+
+    out = small_site
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        context, page, requests, console = open_offline(
+            chromium, base + "notebooks/00_panel.html", allowed=base)
+        try:
+            assert_lesson_page(page, console, requests, panels=True)
+        finally:
+            context.close()
+    finally:
+        server.shutdown()
 
 
 @pytest.mark.exhaustive
