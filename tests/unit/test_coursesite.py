@@ -139,6 +139,17 @@ def test_the_front_page_lists_every_section_in_a_table_of_contents():
     assert ":caption: More" not in text  # an empty section has no heading
 
 
+def test_guides_come_in_the_order_the_readme_links_them(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for stem in ("a_last", "setup", "course_map", "zz_unlinked"):
+        (docs / f"{stem}.md").write_text(f"# {stem}\n")
+    readme = ("[s](docs/setup.md) [m](docs/course_map.md) [s again](docs/setup.md#x) "
+              "[z](docs/a_last.md)")
+    assert pages.stage_guides(docs, tmp_path / "staged", readme) == [
+        "staged/setup", "staged/course_map", "staged/a_last", "staged/zz_unlinked"]
+
+
 def test_linked_files_are_copied_and_markdown_ones_become_pages(tmp_path):
     root, src = tmp_path / "root", tmp_path / "src"
     (root / "bench" / "results").mkdir(parents=True)

@@ -41,10 +41,10 @@ def stage(root: Path, notebooks: Path, course: Path, src: Path, commands,
     """Write every page's source, the configuration and the static files into `src`."""
     pairs = pages.lesson_pairs(notebooks, course)  # first: refuse early, before writing
     shutil.rmtree(src, ignore_errors=True)
-    lessons = pages.stage_lessons(pairs, src / "notebooks")
-    guides = pages.stage_guides(root / "docs", src / "docs")
-    cli = pages.stage_commands(commands, src / "cli")
     readme = (root / "README.md").read_text(encoding="utf-8")
+    lessons = pages.stage_lessons(pairs, src / "notebooks")
+    guides = pages.stage_guides(root / "docs", src / "docs", readme)
+    cli = pages.stage_commands(commands, src / "cli")
     (src / "index.md").write_text(readme, encoding="utf-8")
     more = copy_linked_files(root, src)
     (src / "index.md").write_text(pages.front_page(readme, {

@@ -121,10 +121,15 @@ def stage_commands(commands, target: Path) -> list[str]:
     return names
 
 
-def stage_guides(docs: Path, target: Path) -> list[str]:
-    """The Markdown pages of docs/ and their images; returns their document names."""
+def stage_guides(docs: Path, target: Path, readme: str) -> list[str]:
+    """The Markdown pages of docs/ and their images; returns their document names.
+
+    They come in the order the README links them; a page it does not link comes last.
+    """
     shutil.copytree(docs, target, dirs_exist_ok=True)
-    pages = sorted(target.glob("*.md"), key=lambda p: (p.stem != "setup", p.stem))
+    linked = [Path(t).stem for t in linked_files(readme) if t.startswith(f"{docs.name}/")]
+    rank = {stem: i for i, stem in reversed(list(enumerate(linked)))}
+    pages = sorted(target.glob("*.md"), key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
     return [f"{target.name}/{page.stem}" for page in pages]
 
 
