@@ -152,6 +152,9 @@ def conv_flops_per_image(model) -> int:
     return total
 
 
+VECTOR_FLAGS = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"}
+
+
 def machine_info() -> dict:
     """CPU, memory and library versions of this run (no host name)."""
     import keras
@@ -160,11 +163,14 @@ def machine_info() -> dict:
     import tensorflow as tf
 
     cpu_model = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         with open("/proc/cpuinfo") as info:
-            for line in info:
+            for line in info:  # the first CPU's lines: all cores are alike here
                 if line.startswith("model name"):
                     cpu_model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
                     break
     except OSError:
         pass
@@ -180,6 +186,9 @@ def machine_info() -> dict:
         "python": platform.python_version(), "tensorflow": tf.__version__,
         "keras": keras.__version__, "numpy": np.__version__,
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        # What the speed of a VGG16 pass hangs on: AVX-512 and bfloat16 or not.
+        "cpu_features": sorted(flags & VECTOR_FLAGS),
+        "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default"),
     }
 
 
