@@ -125,7 +125,9 @@ def test_a_small_site_opens_offline_with_its_panel_drawn_and_solution_folded(
         button = page.locator(".widget-button", has_text="Train")
         assert button.is_visible()
         assert page.locator(".widget-output", has_text="trained 3 epochs").is_visible()
-        page.locator("details.hide summary").first.click()
+        fold = page.locator("details.hide summary").first
+        assert "Solution: open it after trying the exercise" in fold.inner_text()
+        fold.click()
         assert page.get_by_text("answer = 6 * 7").is_visible()  # it opens on a click
         page.goto(index.as_uri())
         assert page.locator("a", has_text="the lesson").count() >= 1

@@ -24,6 +24,9 @@ html_copy_source = False
 nb_execution_mode = "off"
 # The saved panels are drawn by the renderer copied into _static, not a CDN.
 nb_ipywidgets_js = {{"html-manager/{script}": {{}}}}
+# Only solutions are folded (pages.FOLDED): the fold says what it hides.
+nb_code_prompt_show = "Solution: open it after trying the exercise"
+nb_code_prompt_hide = "Hide the solution"
 myst_heading_anchors = 3
 # Search results show no excerpt: fetching each page for one is refused when
 # the site is opened from the file system.
