@@ -20,6 +20,7 @@ html_theme = "furo"
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
 html_copy_source = False
+html_show_copyright = False  # the front page's License and credits say who owns what
 # The course run executed every lesson; the site shows those outputs.
 nb_execution_mode = "off"
 # The saved panels are drawn by the renderer copied into _static, not a CDN.
