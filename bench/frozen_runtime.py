@@ -456,19 +456,6 @@ def verdict(rates: dict) -> str:
     return f"no clear winner: the {n} repeats overlap"
 
 
-def absolute_paths(value, where: str = "record") -> list[str]:
-    """Every string in `value` that names an absolute path (a record names none)."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in absolute_paths(v, f"{where}.{k}")]
-    if isinstance(value, (list, tuple)):
-        return [p for i, v in enumerate(value) for p in absolute_paths(v, f"{where}[{i}]")]
-    if isinstance(value, str) and any(part.startswith(("/tmp", "/home", "/work",
-                                                       "/root", "/var", "/Users"))
-                                      for part in value.replace("=", " ").split()):
-        return [f"{where}: {value}"]
-    return []
-
-
 # --- the run ------------------------------------------------------------------------
 
 def build(size: int, layers, ort_threads: int):
@@ -640,9 +627,6 @@ def main(argv=None) -> int:
             "ratio_ort_over_tf": round(ratio, 3),
             "verdict": answer,
         }
-        leaks = absolute_paths(record)
-        if leaks:
-            raise ValueError(f"the record would name a local folder: {leaks}")
         args.record.parent.mkdir(parents=True, exist_ok=True)
         args.record.write_text(json.dumps(record, indent=1) + "\n")
         print(f"record written to {args.record.name}")
