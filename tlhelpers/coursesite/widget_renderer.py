@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 from .. import config
-from ..data.archive import DownloadError, download, verify
+from ..data.archive import DownloadError, download, sha256_of
 
 VERSION = "1.0.15"
 URL = ("https://registry.npmjs.org/@jupyter-widgets/html-manager/-/"
@@ -45,17 +45,13 @@ def tarball(brought: Path | None = None) -> Path:
 
 
 def verify_copy(path: Path) -> None:
-    """Check a tarball brought in by hand without deleting it when it differs."""
+    """Check a tarball brought in by hand; unlike a download, it is never deleted."""
     if not path.is_file():
         raise DownloadError(f"{path}: no such file (the widget renderer's tarball)")
-    copy = config.cache_dir("site") / f".check-{path.name}"
-    shutil.copyfile(path, copy)
-    try:
-        verify(copy, SIZE, SHA256)  # deletes only the copy when it differs
-    except DownloadError as err:
-        raise DownloadError(f"{path} is not html-manager {VERSION}: {err}") from None
-    finally:
-        copy.unlink(missing_ok=True)
+    size, digest = path.stat().st_size, sha256_of(path)
+    if (size, digest) != (SIZE, SHA256):
+        raise DownloadError(f"{path} is not html-manager {VERSION}: {size:,} bytes, sha256 "
+                            f"{digest}; expected {SIZE:,} bytes, sha256 {SHA256}")
 
 
 def install(target: Path, brought: Path | None = None) -> Path:
