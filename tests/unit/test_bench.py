@@ -7,6 +7,7 @@ holds them, with their record.
 from __future__ import annotations
 
 import json
+import mmap
 import re
 
 import imagefactory
@@ -115,34 +116,41 @@ def test_vgg16_flops_match_the_published_count():
         bench.conv_flops_per_image(base) // 4
 
 
-def test_peak_memory_sees_a_large_array():
-    import gc
+def touched_pages(megabytes: int) -> mmap.mmap:
+    """Anonymous memory of this size, every page written: resident until closed.
 
-    gc.collect()  # what earlier tests left to free is freed before, not during, the block
+    Not a NumPy array: the allocator may keep a freed array's pages and hand
+    them to the next one, so neither the drop nor the rise would reach the
+    resident size (CI saw a 0.0 MB rise once, after many tests had run).
+    An anonymous mapping is the kernel's own pages, returned when it is closed.
+    """
+    pages = mmap.mmap(-1, megabytes * 2**20)
+    view = np.frombuffer(pages, dtype=np.uint8)
+    view[:] = 1
+    del view  # the mapping cannot close while a view exports its buffer
+    return pages
+
+
+def test_peak_memory_sees_a_large_array():
     with bench.PeakMemory() as memory:
-        block = np.ones(50 * 2**20 // 8)  # 50 MB, touched
-        block.sum()
+        block = touched_pages(50)
     assert memory.peak_mb >= 45, memory.peak_mb
     assert memory.method
-    del block
+    block.close()
 
 
 def test_peak_memory_sees_a_rise_that_freed_memory_hides():
-    import gc
     import time
 
     # Memory freed inside the block leaves the high-water mark where it was:
     # the rise after it shows only against the lowest size seen before it.
-    held = np.ones(100 * 2**20 // 8)
-    held.sum()
-    gc.collect()  # earlier tests' garbage freed now, not inside the block
+    held = touched_pages(100)
     with bench.PeakMemory() as memory:
-        del held
+        held.close()
         time.sleep(0.2)  # the sampler sees the lower resident size
-        block = np.ones(50 * 2**20 // 8)
-        block.sum()
+        block = touched_pages(50)
     assert memory.peak_mb >= 45, memory.peak_mb
-    del block
+    block.close()
 
 
 def test_synthetic_folder_has_the_requested_layout(tmp_path):
