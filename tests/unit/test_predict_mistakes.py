@@ -137,3 +137,42 @@ def test_an_error_that_is_not_about_grad_cam_is_raised(model, monkeypatch, tmp_p
     monkeypatch.setattr(mistakes, "grad_cam", broken)
     with pytest.raises(RuntimeError, match="a bug in the heatmap code"):
         mistakes.plot_predictions(results, model)
+
+
+def test_from_stored_maps_gives_the_whole_models_probabilities(model, tmp_path):
+    """Notebook 06: two models sharing block1 read its stored maps, and answer as whole."""
+    from tlhelpers import features
+
+    paths = [(imagefactory.write_jpeg(tmp_path / f"{i}.jpg", seed=i), i % 2)
+             for i in range(6)]
+    whole = find_mistakes(model, paths, NAMES)
+    for layer in ("block1_pool", "block2_pool"):  # block2_pool: the base's output
+        stored = find_mistakes(model, paths, NAMES, from_stored=layer)
+        np.testing.assert_allclose(stored.probabilities, whole.probabilities,
+                                   rtol=1e-4, atol=1e-6)
+        assert stored.sources == whole.sources
+        np.testing.assert_array_equal(stored.images, whole.images)
+    # A "fine-tuned" twin: block2 changed, block1 as before, so it finds the
+    # block1 maps the first model stored and runs only block2 and its head.
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    base = next(layer for layer in twin.layers if isinstance(layer, keras.Model))
+    base.tlh_backbone = "vgg16"  # a clone keeps layers, not attributes
+    conv = base.get_layer("block2_conv2")
+    conv.set_weights([w + 0.05 for w in conv.get_weights()])
+    assert features.extract(base, paths, layer="block1_pool",
+                            progress=False).from_cache
+    twin_whole = find_mistakes(twin, paths, NAMES)
+    twin_stored = find_mistakes(twin, paths, NAMES, from_stored="block1_pool")
+    np.testing.assert_allclose(twin_stored.probabilities, twin_whole.probabilities,
+                               rtol=1e-4, atol=1e-6)
+    assert not np.allclose(twin_whole.probabilities, whole.probabilities)
+
+
+def test_from_stored_refuses_arrays_and_unknown_layers(model, tmp_path):
+    x, y = tinymodel.images(2)
+    with pytest.raises(ValueError, match=r"\(path, label\) pairs"):
+        find_mistakes(model, (x, y), NAMES, from_stored="block1_pool")
+    paths = [(imagefactory.write_jpeg(tmp_path / "a.jpg", seed=1), 0)]
+    with pytest.raises(ValueError, match="is not a layer"):
+        find_mistakes(model, paths, NAMES, from_stored="block9_pool")

@@ -89,20 +89,56 @@ def _labelled_images(data, size: int):
     return images, labels, [f"image {i}" for i in range(len(labels))]
 
 
-def find_mistakes(model, data, class_names=None) -> Mistakes:
+def find_mistakes(model, data, class_names=None, *, from_stored: str | None = None,
+                  precision: str = "float32") -> Mistakes:
     """A model's probabilities on labelled images; taught in `06_use_your_model.ipynb`.
 
     data: (path, label) pairs (`splits.files.test`) or a batched tf.data
     pipeline of (images, labels) (`splits.test_ds`). class_names: default the names
     saved in the model, else "class 0", ...
+    from_stored: a layer of the model's base ("block4_pool"): the photos'
+    maps there come from `features.extract` (stored on disk by notebook 02's
+    pass, at its `precision`), and only the layers above it run, as when
+    notebook 03 trained and graded on them. Only for (path, label) pairs.
     """
     names = class_names_of(model, class_names)
     images, labels, sources = _labelled_images(data, input_size(model))
     if labels.min() < 0 or labels.max() >= len(names):
         raise ValueError(f"labels outside 0..{len(names) - 1}: the data has "
                          "other classes than the model")
-    probs = class_probabilities(model, images)
+    if from_stored is None:
+        probs = class_probabilities(model, images)
+    else:
+        probs = _probabilities_above(model, data, from_stored, precision)
     return Mistakes(images, labels, probs, names, sources)
+
+
+def _probabilities_above(model, items, layer: str, precision: str) -> np.ndarray:
+    """Class probabilities from the stored maps of `layer`, through the layers above it."""
+    from .. import features
+    from ..predict import ends_in_softmax
+    from ..strategies.stored import stored_model
+    from .layers import resolve_base
+
+    if hasattr(items, "element_spec") or not all(
+            len(item) == 2 and not hasattr(item[0], "shape") for item in items):
+        raise ValueError(f"from_stored={layer!r} reads the maps stored for photo "
+                         "files: pass (path, label) pairs, or leave from_stored "
+                         "out for images and pipelines")
+    base, _ = resolve_base(model)
+    names = [held.name for held in base.layers]
+    if layer not in names:
+        raise ValueError(f"from_stored={layer!r} is not a layer of "
+                         f"{base.name!r}; for example {names[-5]!r}")
+    above = len(names) - 1 - names.index(layer)  # the base's layers that still run
+    upper = stored_model(model, base, above)
+    maps = features.extract(base, items, layer=None if above == 0 else layer,
+                            precision=precision)
+    out = np.asarray(upper.predict(maps.features, verbose=0, batch_size=32),
+                     np.float64)
+    if not ends_in_softmax(model):
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def confused_pairs(results: dict, top: int = 5, sort_by: str | None = None):
