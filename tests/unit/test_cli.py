@@ -63,6 +63,7 @@ def test_check_data_usage_errors_exit_2(tmp_path):
     (["--epochs", "0"], "--epochs"), (["--epochs", "1.5"], "--epochs"),
     (["--image-size", "16"], "--image-size"), (["--backbone", "alexnet"], "--backbone"),
     (["--profile", "medium"], "--profile"), (["--weights", "nope.h5"], "--weights"),
+    (["--seed", "-1"], "--seed"), (["--seed", "one"], "--seed"),
 ])
 def test_run_bad_option_values_exit_2_naming_the_option(args, option, capsys,
                                                         monkeypatch):

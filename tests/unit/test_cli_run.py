@@ -7,6 +7,7 @@ In-process (TensorFlow is already imported), with random weights at 32x32.
 from __future__ import annotations
 
 import json
+import re
 
 import imagefactory
 import keras  # noqa: E402
@@ -69,6 +70,21 @@ def test_run_fine_tuning_json(folder, capsys):
     assert 0.0 <= summary["head_test_accuracy"] <= 1.0
     assert summary["lr"] == 1e-4
     assert summary["peak_memory_mb"] > 100  # TensorFlow alone takes more
+
+
+def test_the_seed_changes_training_and_not_the_split(folder, capsys):
+    """`--seed`: the three-seed measurements of the full profile come from it."""
+    runs = []
+    for seed in ("1", "2", "1"):
+        assert main(["run", "feature-extraction", "--data", str(folder), *FAST,
+                     "--weights", "random", "--seed", seed, "--json"]) == 0
+        out = capsys.readouterr().out
+        # Keras' epoch lines: "... loss: 0.6931 - val_accuracy: ..."
+        runs.append((summary_of(out), re.findall(r"\bloss: ([0-9.]+)", out)))
+    assert [run["seed"] for run, _ in runs] == [1, 2, 1]
+    assert {run["test_images"] for run, _ in runs} == {runs[0][0]["test_images"]}
+    first, other, again = (losses for _, losses in runs)
+    assert first and first == again and first != other
 
 
 def test_run_fine_tuning_uses_the_profiles_rate_by_default(folder, capsys):

@@ -55,6 +55,10 @@ def add_arguments(parser) -> None:
                              "training (mixed precision: float32 weights) "
                              "(default auto: bfloat16 where the CPU computes "
                              "it natively)")
+    parser.add_argument("--seed", default=str(SEED),
+                        help="seeds the head's initial weights, dropout and the "
+                             "order of the training photos; the split into "
+                             f"train, validation and test stays (default {SEED})")
     parser.add_argument("--json", action="store_true",
                         help="end with one JSON line of results")
 
@@ -112,6 +116,7 @@ def validate(args) -> dict:
         raise UsageError(f"--weights={args.weights!r} is not valid; expected "
                          "imagenet, random, or an existing weights file")
     unfreeze = _int_option("--unfreeze", args.unfreeze, 0)
+    seed = _int_option("--seed", args.seed, 0, 2**31 - 1)
     if args.strategy == "scratch":
         given = [name for name, value in (("--flip/--no-flip", args.flip),
                                           ("--precision", args.precision))
@@ -122,7 +127,7 @@ def validate(args) -> dict:
                              "scratch trains a small CNN on the images with "
                              "random augmentation")
     return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
-                unfreeze=unfreeze,
+                unfreeze=unfreeze, seed=SEED if seed is None else seed,
                 flip=True if args.flip is None else args.flip,
                 precision=args.precision or "auto")
 
@@ -144,7 +149,7 @@ def execute(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     profile = opts["profile"]
-    config.seed_everything(SEED)
+    config.seed_everything(opts["seed"])
     started = time.perf_counter()
     try:
         splits = data.load_splits(args.data, image_size=opts["image_size"])
@@ -194,7 +199,8 @@ def execute(args) -> int:
         "test_images": len(splits.files.test), "test_source": splits.files.test_source,
         "classes": class_names, "val_accuracy": result.best_val_accuracy,
         **scores,
-        "epochs": epochs_run, "seconds": round(seconds, 1), "replicas": replicas,
+        "epochs": epochs_run, "seed": opts["seed"], "seconds": round(seconds, 1),
+        "replicas": replicas,
         "peak_memory_mb": _peak_memory_mb(),
     }
     if args.strategy != "scratch":
@@ -242,7 +248,7 @@ def _transfer(args, opts, base_model, splits, n_classes, epochs, profile):
     if args.strategy == "feature-extraction":
         result, epochs_run, scores = _feature_extraction(
             base_model, splits, n_classes, epochs or profile.head_epochs,
-            opts["flip"], opts["precision"])
+            opts["flip"], opts["precision"], opts["seed"])
     else:
         try:
             models.check_n_unfrozen(base_model, opts["unfreeze"])
@@ -251,7 +257,7 @@ def _transfer(args, opts, base_model, splits, n_classes, epochs, profile):
         result, epochs_run, scores = _fine_tuning(
             base_model, splits, n_classes, epochs or profile.head_epochs,
             epochs or profile.fine_tune_epochs, opts["unfreeze"], opts["lr"],
-            opts["flip"], opts["precision"])
+            opts["flip"], opts["precision"], opts["seed"])
     return result, epochs_run, scores
 
 
@@ -266,18 +272,18 @@ def _peak_memory_mb() -> float | None:
     return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
 
 
-def _train_head(stored, n_classes, epochs):
+def _train_head(stored, n_classes, epochs, seed):
     """The course's head on the base's stored output (depth 0): (head, result)."""
     from .. import strategies
 
     return strategies.train_head_stored(
         (stored.train[0], stored.train_labels), (stored.val[0], stored.val_labels),
-        n_classes, epochs, seed=SEED, live_plot=False, verbose=EPOCH_LINES,
+        n_classes, epochs, seed=seed, live_plot=False, verbose=EPOCH_LINES,
         rerun_note=AGAIN, start_over_note=AGAIN)
 
 
 def _feature_extraction(base_model, splits, n_classes, epochs, flip=False,
-                        precision="float32"):
+                        precision="float32", seed=SEED):
     """Notebook 02's fast path: one pass of the frozen base, the head on its output."""
     from .. import strategies
 
@@ -285,13 +291,13 @@ def _feature_extraction(base_model, splits, n_classes, epochs, flip=False,
     stored = strategies.store_activations(base_model, splits.files, depths=(0,),
                                           flip_train=flip, precision=precision,
                                           progress=True)
-    head, result = _train_head(stored, n_classes, epochs)
+    head, result = _train_head(stored, n_classes, epochs, seed)
     scores = {"test_accuracy": _graded(result, head, stored.split("test", 0))}
     return result, result.epochs_done, scores
 
 
 def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
-                 n_unfrozen, lr, flip=False, precision="float32"):
+                 n_unfrozen, lr, flip=False, precision="float32", seed=SEED):
     """Notebook 03's two phases, both on stored activations.
 
     The frozen layers run once over the images (and, with `flip`, once over
@@ -307,7 +313,7 @@ def _fine_tuning(base_model, splits, n_classes, head_epochs, tune_epochs,
                                           depths=(0, n_unfrozen), flip_train=flip,
                                           precision=precision, progress=True)
     model = models.build_classifier(base_model, n_classes)
-    head, result = _train_head(stored, n_classes, head_epochs)
+    head, result = _train_head(stored, n_classes, head_epochs, seed)
     epochs_run = result.epochs_done
     head_test = _graded(result, head, stored.split("test", 0))
     if result.interrupted:  # an interrupt stops the whole run
