@@ -48,6 +48,19 @@ def test_command_points_say_how_they_ran_and_skip_runs_on_a_filled_cache():
     assert scratch.label == "run scratch: 3 epochs in all"  # no frozen pass
 
 
+def test_a_run_that_reports_test_accuracy_is_graded_by_it():
+    record = {"runs": [{"tlh_home": "empty", "summary": {
+        "strategy": "fine-tuning", "seconds": 660.0, "val_accuracy": 0.93,
+        "test_accuracy": 0.91, "seed": 2}}]}
+    (point,) = chart.points_of(record)
+    assert (point.accuracy, point.kind) == (0.91, "test")
+    assert point.label.endswith("seed 2")
+    fig = chart.figure([point, *chart.points_of(COMMAND)], "t")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["python -m tlhelpers run (best validation)",
+                      "python -m tlhelpers run (held-out test photos)"]
+
+
 def test_main_writes_the_chart(tmp_path, capsys):
     paths = []
     for name, record in (("course", COURSE), ("command", COMMAND)):
