@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 
@@ -102,14 +103,21 @@ def figure(points: list[Point], title: str):
         if (p.label, round(p.accuracy, 4)) in seen:
             continue  # the same run measured again: its marker is enough
         seen.add((p.label, round(p.accuracy, 4)))
-        labels.append(ax.annotate(p.label, (p.minutes, p.accuracy), fontsize=8,
+        # Wrapped: a long label fits beside its point inside the axes.
+        text = textwrap.fill(p.label, 40, subsequent_indent="  ")
+        labels.append(ax.annotate(text, (p.minutes, p.accuracy), fontsize=8,
                                   textcoords="offset points", xytext=(6, -3)))
     ax.axhline(0.9, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("minutes of wall time from an empty cache (2 cores)")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, max(p.minutes for p in points) * 1.6)
+    # Room above and below the points, so labels and the legend have space
+    # when the accuracies are close together (seeds of one recipe).
+    low, high = (min(p.accuracy for p in points), max(p.accuracy for p in points))
+    pad = max(0.05, high - low) * 0.4
+    ax.set_ylim(max(0.0, low - pad), min(1.0, high + pad))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     ax.set_title(title)
     for label in spread_labels(fig, labels):  # a line joins a moved label to its point
         text, point, offset = label.get_text(), label.xy, label.xyann
