@@ -6,29 +6,19 @@ is the script's business (its record is in bench/results/).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 import tinymodel
+from benchscript import bench_script
 
 from tlhelpers import models
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def overhead():
-    spec = importlib.util.spec_from_file_location(
-        "epoch_overhead", ROOT / "bench" / "epoch_overhead.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_script("epoch_overhead") as module:
+        yield module
 
 
 def test_both_paths_train_from_the_same_weights_and_put_them_back(overhead):

@@ -7,11 +7,11 @@ script's own business.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchscript import bench_script
 
 from tlhelpers import offline_weights, weights
 
@@ -26,13 +26,8 @@ needs_package = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def frozen_runtime():
-    spec = importlib.util.spec_from_file_location(
-        "frozen_runtime", ROOT / "bench" / "frozen_runtime.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_script("frozen_runtime") as module:
+        yield module
 
 
 @needs_package
