@@ -226,7 +226,12 @@ def class_probabilities(model, images: np.ndarray) -> np.ndarray:
     model, not from its numbers: scores can happen to sum to 1.
     """
     batch = np.asarray(images, dtype=np.float32)
-    out = np.asarray(model.predict(batch, verbose=0, batch_size=32), np.float64)
+    return as_probabilities(model, model.predict(batch, verbose=0, batch_size=32))
+
+
+def as_probabilities(model, out) -> np.ndarray:
+    """`model`'s (N, n_classes) outputs as probabilities: a softmax where it has none."""
+    out = np.asarray(out, np.float64)
     if out.ndim != 2:
         raise ValueError(f"the model outputs shape {out.shape}; expected "
                          "(N, n_classes) from a classifier")

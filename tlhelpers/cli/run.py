@@ -127,7 +127,7 @@ def validate(args) -> dict:
                              "scratch trains a small CNN on the images with "
                              "random augmentation")
     return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
-                unfreeze=unfreeze, seed=SEED if seed is None else seed,
+                unfreeze=unfreeze, seed=seed,  # --seed has a default
                 flip=True if args.flip is None else args.flip,
                 precision=args.precision or "auto")
 

@@ -116,7 +116,7 @@ def find_mistakes(model, data, class_names=None, *, from_stored: str | None = No
 def _probabilities_above(model, items, layer: str, precision: str) -> np.ndarray:
     """Class probabilities from the stored maps of `layer`, through the layers above it."""
     from .. import features
-    from ..predict import ends_in_softmax
+    from ..predict import as_probabilities
     from ..strategies.stored import stored_model
     from .layers import resolve_base
 
@@ -134,11 +134,8 @@ def _probabilities_above(model, items, layer: str, precision: str) -> np.ndarray
     upper = stored_model(model, base, above)
     maps = features.extract(base, items, layer=None if above == 0 else layer,
                             precision=precision)
-    out = np.asarray(upper.predict(maps.features, verbose=0, batch_size=32),
-                     np.float64)
-    if not ends_in_softmax(model):
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-    return out / out.sum(axis=1, keepdims=True)
+    return as_probabilities(model, upper.predict(maps.features, verbose=0,
+                                                 batch_size=32))
 
 
 def confused_pairs(results: dict, top: int = 5, sort_by: str | None = None):
