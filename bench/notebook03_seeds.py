@@ -32,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--lr", type=float, default=None,
+                   help="block5's learning rate (default: the profile's fine_tune_lr)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -40,6 +42,13 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
     return args
+
+
+def command_line(args) -> str:
+    """The command that made a record, without --out: a record names no machine's folders."""
+    return (f"bench/notebook03_seeds.py --seeds {','.join(map(str, args.seeds))} "
+            f"--variants {','.join(args.variants)} --epochs {args.epochs}"
+            + (f" --lr {args.lr:g}" if args.lr is not None else ""))
 
 
 def main(argv=None) -> int:
@@ -60,14 +69,12 @@ def main(argv=None) -> int:
         base, splits.files, depths=(0, 4), flip_train=True,
         precision=profile.pass_precision, progress=True)
     imagenet = base.get_weights()
+    lr = args.lr if args.lr is not None else profile.fine_tune_lr
     n_photos = len(splits.files.train)
     test0, test4 = stored.split("test", 0), stored.split("test", 4)
-    # The command without --out: a record names no machine's folders.
-    command = (f"bench/notebook03_seeds.py --seeds {','.join(map(str, args.seeds))} "
-               f"--variants {','.join(args.variants)} --epochs {args.epochs}")
-    record = {"command": command,
+    record = {"command": command_line(args),
               "date": time.strftime("%Y-%m-%d"), "machine": bench.machine_info(),
-              "profile": profile.name, "lr": profile.fine_tune_lr,
+              "profile": profile.name, "lr": lr,
               "head_epochs": profile.head_epochs, "test_photos": int(len(test0[1])),
               "runs": []}
 
@@ -101,7 +108,7 @@ def main(argv=None) -> int:
 
             models.set_trainable(base, 4)
             top = strategies.top_model(model, base, 4)
-            top.compile(optimizer=keras.optimizers.Adam(profile.fine_tune_lr),
+            top.compile(optimizer=keras.optimizers.Adam(lr),
                         loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             scores = TestEachEpoch()
             started = time.perf_counter()
