@@ -51,9 +51,9 @@ def check_val_fractions(answer, scan, val_fraction: float = 0.3,
     if _all_close(answer, expected, 0.0051):
         spread = ", ".join(f"{name} {value:.0%}"
                            for name, value in expected.items())
-        return passed(f"{spread}: about {val_fraction:.0%} of each class, "
-                      "never exactly, because each photo's name decides its "
-                      "side on its own.")
+        return passed(f"{spread}: {val_fraction:.0%} of the photos overall, "
+                      "and each class above or below it by chance: each "
+                      "photo's name decides its side on its own.")
     if any(float(v) > 1 for v in answer.values()):
         return hint("These look like counts: divide each class's validation "
                     "photos by all of its photos.")

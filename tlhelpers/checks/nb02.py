@@ -156,6 +156,7 @@ def check_flatten_head(answer, epochs: int, dropout: float = 0.5,
         return passed(message + ".")
     return passed(message + f", test accuracy {gap_test:.0%}. Training minus "
                   f"test accuracy: {100 * (train - test):+.0f} points for "
-                  f"Flatten, {100 * (gap_train - gap_test):+.0f} for GAP; the "
+                  f"Flatten, {100 * (gap_train - gap_test):+.0f} for GAP. The "
                   "larger gap is the head that learned more of the training "
-                  "photos by heart.")
+                  "photos by heart, if the two differ by more than the test "
+                  "photos' noise (a few points on a few hundred photos).")
