@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -94,6 +95,49 @@ def test_solutions_hide_their_code_and_their_output(notebook):
         hidden = cell["metadata"].get("jupyter", {})
         assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), (
             f"{notebook.name} cell {i} shows its solution")
+
+
+def discarded_figures(source: str) -> list[str]:
+    """Calls of a `plot_*` helper whose figure nothing shows: a statement of its
+    own that is not the cell's last (the helpers return closed figures, which
+    Jupyter displays only as the cell's value or through display())."""
+    lines = [line for line in source.splitlines()
+             if not line.lstrip().startswith(("%", "!"))]
+    body = ast.parse("\n".join(lines)).body
+
+    def walk(statements, top):
+        for j, statement in enumerate(statements):
+            if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            call = getattr(statement, "value", None)
+            if (isinstance(statement, ast.Expr) and isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr.startswith("plot_")
+                    and not (top and j == len(statements) - 1)):
+                yield ast.unparse(statement).split("(")[0]
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(statement, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    yield from walk(inner, False)
+
+    return list(walk(body, True))
+
+
+def test_a_figure_not_last_in_its_cell_is_still_displayed():
+    shown = "fig = tlh.viz.plot_a(x)\ndisplay(tlh.viz.plot_b(y))\ntlh.viz.plot_c(z)"
+    assert discarded_figures(shown) == []
+    lost = "tlh.viz.plot_first_filters(model)\nprint('moved')"
+    assert discarded_figures(lost) == ["tlh.viz.plot_first_filters"]
+    assert discarded_figures("if ok:\n    tlh.viz.plot_a(x)") == ["tlh.viz.plot_a"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_a_lesson_draws_is_displayed(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    lost = {i: found for i, cell in enumerate(cells) if cell["cell_type"] == "code"
+            and (found := discarded_figures("".join(cell["source"])))}
+    assert not lost, (f"{notebook.name}: cells {lost} draw a figure nothing displays; "
+                      "make it the cell's last line or wrap it in display()")
 
 
 # The `assert` lines a lesson keeps because they teach (the recompile trap);
