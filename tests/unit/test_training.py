@@ -121,6 +121,15 @@ def test_run_log_prints_rates_as_rates_and_unset_fields_blank(tlh_home):
         assert not {"NaN", "nan", "None"} & set(shown.split()), shown
 
 
+def test_run_log_shows_each_runs_note(tlh_home):
+    log = training.RunLog("noted")
+    log.add(strategy="fine-tuning", epochs=8, note="3 head + 5 block5 epochs")
+    log.add(strategy="scratch", epochs=3)  # no note: a blank cell
+    for shown in (repr(log), log._repr_html_()):
+        assert "3 head + 5 block5 epochs" in shown, shown
+    assert log.frame()["note"].isna().tolist() == [False, True]
+
+
 def test_lr_range_test_restores_weights_and_suggests_a_rate_in_range(trained):
     model, base_model, train_ds, _, start = trained
     model.set_weights(start)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 from .. import atomic, config
 
+# "note" is what a notebook says about a run (its size, its phases); a log
+# shown without it would leave the learner reading bare epoch counts.
 COLUMNS = ["run", "strategy", "backbone", "weights", "n_unfrozen", "lr", "epochs",
            "epochs_done", "best_val_accuracy", "test_accuracy", "seconds", "status",
-           "started"]
+           "note", "started"]
 
 
 @contextlib.contextmanager
