@@ -24,7 +24,9 @@ COMMAND = {"runs": [
                                       "val_accuracy": 0.87}},
     {"tlh_home": "empty (converting the weights)", "summary": {
         "strategy": "fine-tuning", "seconds": 300.0, "val_accuracy": 0.9,
-        "precision": "bfloat16", "flip": True, "lr": 6e-5, "epochs": 11}},
+        "precision": "bfloat16", "flip": True, "lr": 6e-5, "unfreeze": 2,
+        "epochs": 11}},
+    {"tlh_home": "empty", "status": "failed", "exit_code": 1},  # no summary
     {"tlh_home": "the previous run's", "summary": {
         "strategy": "fine-tuning", "seconds": 100.0, "val_accuracy": 0.91}},
     {"tlh_home": "empty", "summary": {"strategy": "scratch", "seconds": 120.0,
@@ -40,11 +42,12 @@ def test_course_points_are_cumulative_and_skip_failed_notebooks():
 
 
 def test_command_points_say_how_they_ran_and_skip_runs_on_a_filled_cache():
-    first, second, scratch = chart.points_of(COMMAND)  # the third loaded its passes
+    # The third failed, the fourth loaded its passes: neither is a point.
+    first, second, scratch = chart.points_of(COMMAND)
     assert first.label == "run fine-tuning: float32 pass, photos only"
     assert (first.minutes, first.accuracy) == (10.0, 0.87)
     assert second.label == ("run fine-tuning: bfloat16 pass, mirrored photos, "
-                            "lr 6e-05, 11 epochs in all")
+                            "lr 6e-05, top 2 layers, 11 epochs in all")
     assert scratch.label == "run scratch: 3 epochs in all"  # no frozen pass
 
 

@@ -47,12 +47,15 @@ def command_points(record: dict) -> list[Point]:
     for run in record["runs"]:
         if not str(run.get("tlh_home", "empty")).startswith("empty"):
             continue  # its passes were loaded: its time is not comparable
+        if run.get("status", "done") != "done":
+            continue  # a failed run has no result (bench/full_run_seeds.py keeps it)
         summary = run["summary"]
         how = []
         if summary["strategy"] != "scratch":  # scratch has no pass of a frozen base
             how += [f"{summary.get('precision', 'float32')} pass",
                     "mirrored photos" if summary.get("flip") else "photos only"]
         how += [f"lr {summary['lr']:g}"] if "lr" in summary else []
+        how += [f"top {summary['unfreeze']} layers"] if "unfreeze" in summary else []
         how += [f"{summary['epochs']} epochs in all"] if "epochs" in summary else []
         how += [f"seed {summary['seed']}"] if "seed" in summary else []
         label = f"run {summary['strategy']}: {', '.join(how)}"
