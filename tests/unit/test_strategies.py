@@ -226,6 +226,32 @@ def test_compare_strategies_table(base, files):
     _assert_same_state(base, state)   # fine-tuning runs leave the base as found
 
 
+def test_feature_extraction_can_train_as_long_as_fine_tuning(base, files):
+    """extraction_epochs trains the extraction head longer from the same seeded
+    start; fine-tuning still starts from the head after head_epochs, whose
+    test accuracy its row keeps."""
+    stored = strategies.store_activations(base, files, depths=(0, 3))
+    kwargs = dict(sizes=(5,), image_size=SIZE, batch_size=4, scratch_epochs=1,
+                  head_epochs=1, fine_tune_epochs=2, n_unfrozen=3, stored=stored,
+                  progress=False)
+    short = strategies.compare_strategies(base, files, **kwargs).set_index("strategy")
+    same = strategies.compare_strategies(base, files, extraction_epochs=3, **kwargs)
+    assert same.attrs["extraction_epochs"] == 3 and same.attrs["head_epochs"] == 1
+    rows = same.set_index("strategy")
+    assert rows.loc["feature-extraction", "epochs"] == rows.loc["fine-tuning", "epochs"] == 3
+    history = same.attrs["histories"][("feature-extraction", 5)]["loss"]
+    assert len(history) == 3
+    # Its first epoch is the one-epoch head's: the same seeded start.
+    first = short.attrs["histories"][("feature-extraction", 5)]["loss"]
+    assert history[0] == pytest.approx(first[0], rel=1e-5)
+    # Fine-tuning starts from the one-epoch head either way.
+    assert rows.loc["fine-tuning", "start_test_accuracy"] == pytest.approx(
+        short.loc["feature-extraction", "test_accuracy"])
+    assert short.loc["fine-tuning", "start_test_accuracy"] == pytest.approx(
+        short.loc["feature-extraction", "test_accuracy"])
+    assert np.isnan(rows.loc["scratch", "start_test_accuracy"])
+
+
 def test_compare_strategies_trains_on_every_stored_view_of_the_subset(base, files):
     """With mirrored views stored, a size's photos train in both views."""
     stored = strategies.store_activations(base, files, depths=(0, 3),

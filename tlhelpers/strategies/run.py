@@ -252,7 +252,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                        image_size: int | None = None, batch_size: int | None = None,
                        scratch_epochs: int | None = None,
                        head_epochs: int | None = None,
-                       fine_tune_epochs: int | None = None, n_unfrozen: int = 4,
+                       fine_tune_epochs: int | None = None,
+                       extraction_epochs: int | None = None, n_unfrozen: int = 4,
                        lr: float | None = None, seed: int = 42, stored=None,
                        pass_time: PassTime | None = None, progress: bool = True,
                        precision: str | None = None):
@@ -264,10 +265,13 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     same, whole validation and test sets. Scratch is the small CNN of
     notebook 01 with augmentation, on photos of `image_size` (default
     notebook 01's, the profile's `scratch_image_size`); feature extraction trains the seed's head
-    on stored features; fine-tuning continues from that head with the top
+    on stored features for `extraction_epochs` (default `head_epochs`);
+    fine-tuning continues from that head after `head_epochs` with the top
     `n_unfrozen` layers unfrozen at `lr` (its row reports the fine-tuning
-    phase; seconds include the head phase; `lr`: default the profile's
-    `fine_tune_lr`). The two train on the stored rows of the subset's photos
+    phase; seconds include the head phase; `start_test_accuracy` is the
+    head it started from; `lr`: default the profile's `fine_tune_lr`).
+    With `extraction_epochs = head_epochs + fine_tune_epochs`, both train
+    for as many epochs. The two train on the stored rows of the subset's photos
     in every stored view (`train_rows`: with mirrored views, twice
     `train_images`). Validation picks each run's best epoch and, in
     `strategies.winners`, the strategy (`best_val_accuracy`, optimistic
@@ -292,6 +296,7 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     scratch_epochs = check_epochs(scratch_epochs or profile.scratch_epochs)
     head_epochs = check_epochs(head_epochs or profile.head_epochs)
     fine_tune_epochs = check_epochs(fine_tune_epochs or profile.fine_tune_epochs)
+    extraction_epochs = check_epochs(extraction_epochs or head_epochs)
     lr = check_lr(profile.fine_tune_lr if lr is None else lr)
     precision = pass_precision(precision or profile.fine_tune_precision)
     train_labels = np.array([label for _, label in files.train])
@@ -310,11 +315,12 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     val_low = stored.split("val", n_unfrozen)
     rows, histories = [], {}
 
-    def record(strategy, size, n_train, n_rows, result, seconds, epochs, test):
+    def record(strategy, size, n_train, n_rows, result, seconds, epochs, test,
+               start=np.nan):
         hist = result.history
         rows.append({"strategy": strategy, "images_per_class": size,
                      "train_images": n_train, "train_rows": n_rows,
-                     "test_accuracy": test,
+                     "test_accuracy": test, "start_test_accuracy": start,
                      "best_val_accuracy": result.best_val_accuracy,
                      "final_val_accuracy": _final_val(result),
                      "final_train_accuracy": hist["accuracy"][-1],
@@ -343,14 +349,21 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
             record("scratch", size, len(idx), len(idx), result, result.seconds,
                    scratch_epochs, test_accuracy(scratch, test_ds))
 
+            head_rows = (stored.train[0][rows_of], stored.train_labels[rows_of])
             keras.utils.set_random_seed(seed)
             head = models.build_head(stored.train[0].shape[1:], n_classes)
-            head_result = _fit_quiet(head, (stored.train[0][rows_of],
-                                            stored.train_labels[rows_of]),
-                                     val_top, head_epochs, 1e-3, seed)
-            record("feature-extraction", size, len(idx), len(rows_of), head_result,
-                   head_result.seconds, head_epochs,
-                   test_accuracy(head, _test_of(stored, 0)))
+            head_result = _fit_quiet(head, head_rows, val_top, head_epochs, 1e-3, seed)
+            head_test = test_accuracy(head, _test_of(stored, 0))
+            if extraction_epochs == head_epochs:
+                extraction, extracted = head_result, head_test
+            else:  # the same seeded start, trained for its own number of epochs
+                keras.utils.set_random_seed(seed)
+                longer = models.build_head(stored.train[0].shape[1:], n_classes)
+                extraction = _fit_quiet(longer, head_rows, val_top,
+                                        extraction_epochs, 1e-3, seed)
+                extracted = test_accuracy(longer, _test_of(stored, 0))
+            record("feature-extraction", size, len(idx), len(rows_of), extraction,
+                   extraction.seconds, extraction_epochs, extracted)
 
             restore.reset()
             tuned_model = _fresh_classifier(base_model, n_classes, head, seed)
@@ -361,7 +374,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
                 test=_test_of(stored, n_unfrozen), seed=seed, **QUIET)
             record("fine-tuning", size, len(idx), len(rows_of), tuned,
                    head_result.seconds + tuned.seconds,
-                   head_epochs + fine_tune_epochs, float(tuned_right.mean()))
+                   head_epochs + fine_tune_epochs, float(tuned_right.mean()),
+                   start=head_test)
 
     frame = pd.DataFrame(rows)
     frame.attrs["histories"] = histories
@@ -373,6 +387,8 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
     frame.attrs["n_classes"] = n_classes
     frame.attrs["n_unfrozen"] = n_unfrozen
     frame.attrs["lr"] = lr
+    frame.attrs["head_epochs"] = head_epochs
+    frame.attrs["extraction_epochs"] = extraction_epochs
     frame.attrs["precision"] = precision
     frame.attrs["scratch_image_size"] = image_size
     frame.attrs["weights"] = getattr(base_model, "tlh_weights", "?")
