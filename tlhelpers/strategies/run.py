@@ -331,6 +331,16 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
         _say(progress, f"{strategy:>18}, {size:>4} per class: test accuracy "
                        f"{test:.3f} in {seconds:.1f} s")
 
+    test_top = _test_of(stored, 0)
+
+    def train_head(rows_of, epochs):
+        """The seeded head on the subset's stored features: (head, result, test accuracy)."""
+        keras.utils.set_random_seed(seed)
+        head = models.build_head(stored.train[0].shape[1:], n_classes)
+        result = _fit_quiet(head, (stored.train[0][rows_of], stored.train_labels[rows_of]),
+                            val_top, epochs, 1e-3, seed)
+        return head, result, test_accuracy(head, test_top)
+
     model = models.build_classifier(base_model, n_classes)
     with _Restore(model, base_model) as restore:
         for size in sizes:
@@ -349,19 +359,11 @@ def compare_strategies(base_model: keras.Model, files, sizes=None, *,
             record("scratch", size, len(idx), len(idx), result, result.seconds,
                    scratch_epochs, test_accuracy(scratch, test_ds))
 
-            head_rows = (stored.train[0][rows_of], stored.train_labels[rows_of])
-            keras.utils.set_random_seed(seed)
-            head = models.build_head(stored.train[0].shape[1:], n_classes)
-            head_result = _fit_quiet(head, head_rows, val_top, head_epochs, 1e-3, seed)
-            head_test = test_accuracy(head, _test_of(stored, 0))
+            head, head_result, head_test = train_head(rows_of, head_epochs)
             if extraction_epochs == head_epochs:
                 extraction, extracted = head_result, head_test
             else:  # the same seeded start, trained for its own number of epochs
-                keras.utils.set_random_seed(seed)
-                longer = models.build_head(stored.train[0].shape[1:], n_classes)
-                extraction = _fit_quiet(longer, head_rows, val_top,
-                                        extraction_epochs, 1e-3, seed)
-                extracted = test_accuracy(longer, _test_of(stored, 0))
+                _, extraction, extracted = train_head(rows_of, extraction_epochs)
             record("feature-extraction", size, len(idx), len(rows_of), extraction,
                    extraction.seconds, extraction_epochs, extracted)
 
