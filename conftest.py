@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import pytest
 
+from tlhelpers import distribute
+
+# The tests run TensorFlow as `tlh.setup()` sets it up for a learner, before
+# any test imports it: oneDNN's rewrites on unless TF_ENABLE_ONEDNN_OPTS is set.
+# The notebooks' kernels inherit the variable.
+distribute.turn_on_onednn_rewrites()
+
 
 def _shown_text(outputs) -> list[str]:
     """The text/plain of every result a cell displayed."""

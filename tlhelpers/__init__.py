@@ -22,8 +22,8 @@ def setup(seed: int = 42, verbose: bool = True, mixed_precision: bool = True):
     """Seed, check versions, pick devices, print the Setup line; taught in every notebook.
 
     Called before TensorFlow is imported, it also quiets TensorFlow's start-up
-    logs (`TLH_TF_LOGS=1` keeps them) and turns oneDNN's rewrites off for
-    `TLH_CPU_REPLICAS`: TensorFlow reads both only when it loads.
+    logs (`TLH_TF_LOGS=1` keeps them) and turns oneDNN's rewrites on, or off
+    for `TLH_CPU_REPLICAS`: TensorFlow reads both only when it loads.
     """
     from . import distribute
 

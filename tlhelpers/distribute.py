@@ -77,20 +77,41 @@ def turn_off_onednn_rewrites() -> bool:
     return True
 
 
+def turn_on_onednn_rewrites() -> bool:
+    """Turn oneDNN's graph rewrites on where TensorFlow leaves them off; True if changed.
+
+    Taught on the Performance page (docs/performance.md). TensorFlow 2.21 turns
+    them on by itself only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX. On a
+    2-core AVX2 CPU without those, turning them on made an epoch of block5 on
+    stored activations 1.8 times faster and the frozen pass 1.3 times
+    (bench/results/2026-12-07-onednn-rewrites-avx2.json). A value the user
+    set, 0 included, stays.
+    """
+    if ONEDNN_ENV in os.environ:
+        return False
+    os.environ[ONEDNN_ENV] = "1"
+    return True
+
+
 def prepare_environment() -> None:
-    """Before TensorFlow is imported: quiet start-up logs, and what CPU replicas need.
+    """Before TensorFlow is imported: quiet start-up logs, and oneDNN's rewrites.
 
     Called by `tlh.setup()`, which the Setup cells call before they import
-    TensorFlow and Keras, and by the command line. The logs stay quiet unless `TLH_TF_LOGS=1`
-    (`tflogs`); oneDNN changes only with `TLH_CPU_REPLICAS`.
+    TensorFlow and Keras, and by the command line. The logs stay quiet unless
+    `TLH_TF_LOGS=1` (`tflogs`). oneDNN's rewrites go on, unless the user set
+    `TF_ENABLE_ONEDNN_OPTS`, and off for `TLH_CPU_REPLICAS`, where they fail.
     """
     tflogs.prepare()
     try:
         replicas = cpu_replicas()
     except ValueError:
         return  # setup() names the bad value
-    if replicas > 1 and "tensorflow" not in sys.modules:
+    if "tensorflow" in sys.modules:
+        return  # TensorFlow read the variable when it loaded
+    if replicas > 1:
         turn_off_onednn_rewrites()
+    else:
+        turn_on_onednn_rewrites()
 
 
 def onednn_rewrites_on() -> bool:

@@ -342,18 +342,37 @@ def test_tensorflow_imported_first_with_onednn_on_is_refused_with_the_fix():
     assert "call tlh.setup() before importing tensorflow and keras" in out["error"]
 
 
-def test_one_replica_leaves_onednn_as_the_user_set_it():
-    code = textwrap.dedent("""
-        import json, os
-        import tlhelpers as tlh
-        report = tlh.setup(seed=0, verbose=False)
-        print(json.dumps({"line": report.line(),
-                          "env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-                          "on": tlh.distribute.onednn_rewrites_on()}))
-    """)
-    out = run_python(code, {"TF_ENABLE_ONEDNN_OPTS": "1"})
-    assert out["env"] == "1" and out["on"] is True
+ONE_REPLICA_SETUP = textwrap.dedent("""
+    import json, os
+    import tlhelpers as tlh
+    report = tlh.setup(seed=0, verbose=False)
+    print(json.dumps({"line": report.line(),
+                      "env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+                      "on": tlh.distribute.onednn_rewrites_on()}))
+""")
+
+
+@pytest.mark.parametrize("onednn", ["0", "1"])
+def test_one_replica_leaves_onednn_as_the_user_set_it(onednn):
+    out = run_python(ONE_REPLICA_SETUP, {"TF_ENABLE_ONEDNN_OPTS": onednn})
+    assert out["env"] == onednn and out["on"] is (onednn == "1")
     assert "oneDNN" not in out["line"]
+
+
+def test_one_replica_turns_onednn_rewrites_on_when_nobody_chose():
+    # TensorFlow's default leaves them off on CPUs without AVX-512 VNNI/BF16,
+    # where they made block5's epochs 1.8 times faster.
+    out = run_python(ONE_REPLICA_SETUP)
+    assert out["env"] == "1" and out["on"] is True
+
+
+def test_turning_onednn_on_keeps_a_value_the_user_set(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert distribute.turn_on_onednn_rewrites() is True
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert distribute.turn_on_onednn_rewrites() is False
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
 
 
 # --- several machines: two worker processes on this one -----------------------------

@@ -162,6 +162,8 @@ def machine_info() -> dict:
     import psutil
     import tensorflow as tf
 
+    from .. import compat
+
     cpu_model = platform.processor() or platform.machine()
     flags: set[str] = set()
     try:
@@ -189,6 +191,8 @@ def machine_info() -> dict:
         # What the speed of a VGG16 pass hangs on: AVX-512 and bfloat16 or not.
         "cpu_features": sorted(flags & VECTOR_FLAGS),
         "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default"),
+        # What the variable came to on this CPU (the course turns them on).
+        "onednn_rewrites_on": compat.onednn_enabled(),
     }
 
 

@@ -63,8 +63,8 @@ def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up logs would bury the command's own output.
 
     As `tlh.setup()` does in a notebook, before TensorFlow loads: the quiet
-    start, and oneDNN's rewrites off for `TLH_CPU_REPLICAS` (`run` trains
-    under the replicas). Kernels that `course` starts inherit the log level;
+    start, and oneDNN's rewrites on (off for `TLH_CPU_REPLICAS`, which `run`
+    trains under). Kernels that `course` starts inherit the log level;
     `TLH_TF_LOGS=1` keeps the logs everywhere.
     """
     from .. import distribute
