@@ -109,26 +109,35 @@ def compare(model, base, train, val, *, lr: float, batch_size: int,
     return found
 
 
+def stored_rows(base, splits, profile, rows: int | None = None):
+    """(train, val, from_cache): the stored block4_pool rows, `rows` training rows drawn."""
+    import numpy as np
+
+    from tlhelpers import strategies
+
+    stored = strategies.store_activations(
+        base, splits.files, depths=(N_UNFROZEN,),
+        flip_train="flip" in profile.train_views, precision=profile.pass_precision)
+    x, y = stored.split("train", N_UNFROZEN)
+    if rows:
+        keep = np.sort(np.random.default_rng(0).permutation(len(y))[:rows])
+        x, y = x[keep], y[keep]
+    return (x, y), stored.split("val", N_UNFROZEN), stored.from_cache
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import tlhelpers as tlh
 
     tlh.setup(seed=0, verbose=False)
-    import numpy as np
 
-    from tlhelpers import bench, config, features, models, strategies
+    from tlhelpers import bench, config, features, models
 
     profile = config.get_profile()
     splits = tlh.data.load_splits()
     base = models.load_base("vgg16", allow_random=False)
-    stored = strategies.store_activations(
-        base, splits.files, depths=(N_UNFROZEN,),
-        flip_train="flip" in profile.train_views, precision=profile.pass_precision)
-    x, y = stored.split("train", N_UNFROZEN)
-    if args.rows:
-        keep = np.random.default_rng(0).permutation(len(y))[:args.rows]
-        x, y = x[np.sort(keep)], y[np.sort(keep)]
-    train, val = (x, y), stored.split("val", N_UNFROZEN)
+    train, val, from_cache = stored_rows(base, splits, profile, args.rows)
+    x, y = train
     model = models.build_classifier(base, len(splits.class_names))
     load_before = os.getloadavg()
     found = compare(model, base, train, val, lr=profile.fine_tune_lr,
@@ -148,7 +157,7 @@ def main(argv=None) -> int:
                      "pass_precision": features.pass_precision(
                          profile.pass_precision),
                      "repeats": args.repeats,
-                     "stored_from_cache": stored.from_cache},
+                     "stored_from_cache": from_cache},
         **found,
     }
     for path in ("course", "plain"):

@@ -137,8 +137,11 @@ def write(record: dict, out: Path) -> None:
 def main(argv=None, runner=run_once) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from tlhelpers import bench
+    from tlhelpers import bench, distribute
 
+    # As `run` sets TensorFlow up in each seed's process (oneDNN's rewrites,
+    # quiet logs), so that the machine described here is the one the runs had.
+    distribute.prepare_environment()
     machine = bench.machine_info()
     cores = machine.get("cpus_usable") or 1
     record = {"what": "python -m tlhelpers run " + " ".join(args.run_args)
