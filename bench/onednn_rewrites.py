@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--rows", type=int, default=640,
                    help="training rows in each timed epoch of block5")
     p.add_argument("--record", help="write the results as JSON here")
-    p.add_argument("--child", metavar="NPZ", help=argparse.SUPPRESS)
+    p.add_argument("--child", metavar="NPY", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -67,7 +67,7 @@ def measure_here(photos: int, rows: int, keep: str) -> dict:
     base = models.load_base("vgg16", allow_random=False)
     items = splits.files.train[:photos]
     features.extract(base, items[:profile.batch_size], layer="block4_pool",
-                     cache=False, progress=False)  # warm-up: the graph's first trace
+                     cache=False, progress=False)  # warm-up: first-batch costs stay out
     passed = features.extract(base, items, layer="block4_pool", cache=False,
                               progress=False)
     np.save(keep, passed.features[:COMPARED_ROWS])
