@@ -51,6 +51,18 @@ def test_command_points_say_how_they_ran_and_skip_runs_on_a_filled_cache():
     assert scratch.label == "run scratch: 3 epochs in all"  # no frozen pass
 
 
+def test_command_points_name_the_image_size_where_the_run_says_it():
+    # From the summary; before summaries had it, from the command's option.
+    record = {"runs": [
+        {"tlh_home": "empty", "summary": {"strategy": "scratch", "seconds": 60.0,
+                                          "val_accuracy": 0.5, "image_size": 224}},
+        {"tlh_home": "empty", "command": "python -m tlhelpers run scratch "
+         "--image-size 96 --seed 1", "summary": {"strategy": "scratch",
+                                                 "seconds": 60.0, "val_accuracy": 0.5}}]}
+    assert [p.label for p in chart.points_of(record)] == [
+        "run scratch: 224 px", "run scratch: 96 px"]
+
+
 def test_a_run_that_reports_test_accuracy_is_graded_by_it():
     record = {"runs": [{"tlh_home": "empty", "summary": {
         "strategy": "fine-tuning", "seconds": 660.0, "val_accuracy": 0.93,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -41,6 +42,15 @@ def course_points(record: dict) -> list[Point]:
     return points
 
 
+def image_size(run: dict) -> int | None:
+    """The run's input size: from its summary, else its `--image-size`; None if neither says."""
+    if run["summary"].get("image_size"):
+        return int(run["summary"]["image_size"])
+    # Summaries before 2026-12-07 lack the size; a size asked for is in the command.
+    found = re.search(r"--image-size[ =](\d+)", run.get("command", ""))
+    return int(found.group(1)) if found else None
+
+
 def command_points(record: dict) -> list[Point]:
     """One point per `run ... --json` run kept in the record that began with an empty cache."""
     points = []
@@ -50,7 +60,7 @@ def command_points(record: dict) -> list[Point]:
         if run.get("status", "done") != "done":
             continue  # a failed run has no result (bench/full_run_seeds.py keeps it)
         summary = run["summary"]
-        how = []
+        how = [f"{size} px"] if (size := image_size(run)) else []
         if summary["strategy"] != "scratch":  # scratch has no pass of a frozen base
             how += [f"{summary.get('precision', 'float32')} pass",
                     "mirrored photos" if summary.get("flip") else "photos only"]
