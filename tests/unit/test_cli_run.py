@@ -68,7 +68,7 @@ def test_run_fine_tuning_json(folder, capsys):
     assert 0.0 <= summary["val_accuracy"] <= 1.0
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert 0.0 <= summary["head_test_accuracy"] <= 1.0
-    assert summary["lr"] == 1e-4
+    assert summary["lr"] == 1e-4 and summary["image_size"] == 32
     assert summary["peak_memory_mb"] > 100  # TensorFlow alone takes more
 
 
@@ -154,6 +154,26 @@ def test_run_feature_extraction_passes_as_notebook_02_does(folder, capsys, passe
     assert main([*argv, "--no-flip", "--precision", "float32"]) == 0
     assert [view for _, _, view, _ in passes] == [None, None, None]
     assert summary_of(capsys.readouterr().out)["flip"] is False
+
+
+@pytest.mark.parametrize("profile, given, flip", [
+    ("quick", [], True), ("full", [], False),
+    ("full", ["--flip"], True), ("quick", ["--no-flip"], False)])
+def test_run_stores_the_profiles_views_unless_told(profile, given, flip,
+                                                   monkeypatch):
+    import argparse
+
+    from tlhelpers import config
+    from tlhelpers.cli import run
+
+    # `--profile` sets TLH_PROFILE; monkeypatch puts it back afterwards.
+    monkeypatch.setenv("TLH_PROFILE", "quick")
+    parser = argparse.ArgumentParser()
+    run.add_arguments(parser)
+    opts = run.validate(parser.parse_args(["fine-tuning", "--profile", profile,
+                                           *given]))
+    assert opts["flip"] is flip
+    assert opts["image_size"] == config.get_profile(profile).image_size
 
 
 @pytest.mark.parametrize("option", [["--precision", "bfloat16"], ["--no-flip"],

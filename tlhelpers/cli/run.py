@@ -48,7 +48,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction,
                         help="feature-extraction, fine-tuning: also train on the "
                              "training photos mirrored left to right, stored "
-                             "once (default: on)")
+                             "once (default: the profile's train_views: on "
+                             "under quick, off under full)")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
                         help="feature-extraction, fine-tuning: of the one pass "
                              "of the frozen layers, and of fine-tuning's "
@@ -128,7 +129,9 @@ def validate(args) -> dict:
                              "random augmentation")
     return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
                 unfreeze=unfreeze, seed=seed,  # --seed has a default
-                flip=True if args.flip is None else args.flip,
+                # As the notebooks store them: the profile's views.
+                flip=("flip" in profile.train_views) if args.flip is None
+                else args.flip,
                 precision=args.precision or "auto")
 
 
@@ -197,7 +200,8 @@ def execute(args) -> int:
         args.strategy != "scratch" else "small_cnn", "weights": weights_used,
         "train_images": len(splits.files.train), "val_images": len(splits.files.val),
         "test_images": len(splits.files.test), "test_source": splits.files.test_source,
-        "classes": class_names, "val_accuracy": result.best_val_accuracy,
+        "classes": class_names, "image_size": opts["image_size"],
+        "val_accuracy": result.best_val_accuracy,
         **scores,
         "epochs": epochs_run, "seed": opts["seed"], "seconds": round(seconds, 1),
         "replicas": replicas,
