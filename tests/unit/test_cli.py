@@ -96,7 +96,7 @@ def test_run_feature_extraction_json_on_unseen_folder_with_a_gif(tmp_path):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(summary) == {"strategy", "backbone", "weights", "train_images",
                             "val_images", "test_images", "test_source", "classes",
-                            "val_accuracy", "test_accuracy", "epochs", "seed",
+                            "image_size", "val_accuracy", "test_accuracy", "epochs", "seed",
                             "seconds", "peak_memory_mb", "flip", "precision",
                             "replicas"}
     assert summary["strategy"] == "feature-extraction"
