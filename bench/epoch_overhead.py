@@ -117,7 +117,7 @@ def stored_rows(base, splits, profile, rows: int | None = None):
 
     stored = strategies.store_activations(
         base, splits.files, depths=(N_UNFROZEN,),
-        flip_train="flip" in profile.train_views, precision=profile.pass_precision)
+        flip_train=profile.flip_train, precision=profile.pass_precision)
     x, y = stored.split("train", N_UNFROZEN)
     if rows:
         keep = np.sort(np.random.default_rng(0).permutation(len(y))[:rows])

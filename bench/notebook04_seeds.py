@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     base.trainable = False
     stored = strategies.store_activations(
         base, splits.files, depths=(0, 4), progress=True,
-        flip_train="flip" in profile.train_views, precision=profile.pass_precision)
+        flip_train=profile.flip_train, precision=profile.pass_precision)
     fine_tune_epochs = min(3, profile.fine_tune_epochs)  # as notebook 04
     extraction_epochs = args.extraction_epochs or profile.head_epochs + fine_tune_epochs
     n_test = len(splits.files.test)

@@ -63,6 +63,11 @@ class Profile:
     def image_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, 3)
 
+    @property
+    def flip_train(self) -> bool:
+        """Whether mirrored training photos are stored (notebooks 02-04, `run`)."""
+        return "flip" in self.train_views
+
 
 PROFILES = {
     # The whole dataset at VGG16's own 224 px. `run fine-tuning` on 2 cores

@@ -63,6 +63,7 @@ def test_quick_is_smaller_than_full():
     # Mirrored photos stored once on the shipped photos (the default-profile
     # study's recipe); at 224 px they would double full's costlier pass.
     assert quick.train_views == (None, "flip") and full.train_views == (None,)
+    assert quick.flip_train and not full.flip_train
     # Passes in bfloat16 where the CPU computes it natively, float32 elsewhere.
     assert full.pass_precision == quick.pass_precision == "auto"
     # The course's fine-tuning rate, chosen by measurement, is low.

@@ -130,7 +130,7 @@ def validate(args) -> dict:
     return dict(profile=profile, image_size=image_size, epochs=epochs, lr=lr,
                 unfreeze=unfreeze, seed=seed,  # --seed has a default
                 # As the notebooks store them: the profile's views.
-                flip=("flip" in profile.train_views) if args.flip is None
+                flip=profile.flip_train if args.flip is None
                 else args.flip,
                 precision=args.precision or "auto")
 

@@ -77,7 +77,7 @@ def train_course_models(base: keras.Model, files, class_names, *, name: str = "0
 
     profile = config.get_profile()
     stored = store_activations(base, files, depths=(0, 4), progress=progress,
-                               flip_train="flip" in profile.train_views,
+                               flip_train=profile.flip_train,
                                precision=profile.pass_precision)
     head, head_run = train_head_stored(
         stored.split("train", 0), stored.split("val", 0), len(class_names),

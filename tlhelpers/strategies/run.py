@@ -122,7 +122,7 @@ def _stored_for(base_model, files, depths, progress):
     """The profile's stored views (photos, and mirrors if it says "flip")."""
     profile = config.get_profile()
     return store_activations(base_model, files, depths=depths, progress=progress,
-                             flip_train="flip" in profile.train_views,
+                             flip_train=profile.flip_train,
                              precision=profile.pass_precision)
 
 
