@@ -21,9 +21,9 @@ a TEST part (grades; it picks nothing). Training subsets are N photos per
 class, nested within a seed (N=40 is part of N=80 ...) and drawn anew for each
 seed, so the three seeds vary the photos as well as the initial weights,
 dropout and batch order; each photo is also used mirrored (stored once, as
-`flip_train=True` does). The frozen base runs once over every photo (bfloat16
-where the CPU computes it natively), and every subset is a slice of those
-arrays.
+`flip_train=True` does), unless `--no-flip` trains on the photos alone. The
+frozen base runs once over every photo (bfloat16 where the CPU computes it
+natively), and every subset is a slice of those arrays.
 
 Per (N, seed): the head phase (the quick profile's head epochs, best epoch by
 validation); then, from those head weights, block5 + head at each learning
@@ -93,8 +93,14 @@ def parse_args(argv=None):
                    default="auto",
                    help="fine-tuning's training and scoring (training.computing_in); "
                         "auto: bfloat16 where the CPU computes it, as the course")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="train on the photos alone, without their mirror images "
+                        "(the mirrored pass is still made, and stored, once)")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--chart", type=Path, default=CHART)
+    p.add_argument("--chart-views", type=Path, nargs="+", metavar="RECORD",
+                   help="draw --chart from these records (one series each: views, "
+                        "date) and stop")
     args = p.parse_args(argv)
     if args.tiny:
         args.sizes, args.seeds, args.lrs = "5", "1", "5e-5"
@@ -400,7 +406,9 @@ def chart(results, path):
             ticks, labels = ticks + [all_x], labels + [f"all\n(~{all_x})"]
         ax.set_xticks(ticks, labels)
         ax.minorticks_off()
-        ax.set_xlabel("training photos per class (each also mirrored)")
+        ax.set_xlabel("training photos per class"
+                      + (" (each also mirrored)"
+                         if results["recipe"].get("flip_train", True) else ""))
         ax.set_title(f"block5 + head at Adam {lr:g}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("fine-tuned minus head phase\n(TEST accuracy, points)")
@@ -420,8 +428,86 @@ def chart(results, path):
     plt.close(fig)
 
 
+def views_series(records, epochs=5):
+    """flip_train -> [(summary row, its record)] by photos per class, from several records."""
+    series = {}
+    for results in records:
+        for s in results["summary"]:
+            if s["epochs"] == epochs and s["per_class"] != "all":
+                series.setdefault(results["recipe"].get("flip_train", True),
+                                  []).append((s, results))
+    for flip, pairs in series.items():
+        sizes = [s["per_class"] for s, _ in pairs]
+        if len(set(sizes)) < len(sizes):
+            raise ValueError(f"two records hold {sorted(sizes)} photos per class with "
+                             f"flip_train={flip}: give one record per size and views")
+        pairs.sort(key=lambda pair: pair[0]["per_class"])
+    return series
+
+
+def chart_views(records, path, epochs=5):
+    """Gain against photos per class, one series per views trained on: seeds and mean.
+
+    Records with the same views (`recipe.flip_train`) make one series; the
+    legend names each size's date and CPU.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    series = views_series(records, epochs)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    ticks = set()
+    for k, (flip, colour) in enumerate(zip(sorted(series, reverse=True),
+                                           ("tab:blue", "tab:orange"))):
+        pairs = series[flip]
+        rows = [s for s, _ in pairs]
+        shift = 1.0 + 0.04 * (k - (len(series) - 1) / 2)  # side by side
+        xs = [s["per_class"] * shift for s in rows]
+        ticks |= {s["per_class"] for s in rows}
+        for x, s in zip(xs, rows):
+            ax.scatter([x] * len(s["seeds"]), [100 * t["gain"] for t in s["seeds"]],
+                       s=16, color=colour, alpha=0.5, linewidths=0)
+        mean = np.array([100 * s["pooled"]["mean_gain"] for s in rows])
+        lo = np.array([100 * s["pooled"]["ci95"][0] for s in rows])
+        hi = np.array([100 * s["pooled"]["ci95"][1] for s in rows])
+        views = "photos and their mirror images" if flip else "photos alone"
+        lrs = sorted({s["lr"] for s in rows})
+        sources = "; ".join(f"{s['per_class']}: {r['date']}, {r['machine']['cpu_model']}"
+                            for s, r in pairs)
+        ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=colour, marker="D",
+                    ms=6, capsize=3, lw=1.4,
+                    label=f"{views}, Adam {', '.join(f'{lr:g}' for lr in lrs)} "
+                          f"({sources})")
+    ax.axhline(100 * TARGET, color="tab:red", ls="--", lw=1, label="target: +3 points")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
+    ax.set_xlim(min(ticks) / 1.3, max(ticks) * 1.3)
+    ax.minorticks_off()
+    ax.set_xlabel("training photos per class")
+    ax.set_ylabel("fine-tuned minus head phase\n(TEST accuracy, points)")
+    ax.grid(alpha=0.3)
+    n_test = records[0]["split"]["test_photos"]
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=8, frameon=False,
+               title=f"best of {epochs} epochs by validation; dots: seeds; "
+                     f"bars: mean, 95% bootstrap; {n_test} TEST photos",
+               title_fontsize=8)
+    ax.set_title("Fine-tuning's gain over the head phase, by the views trained on",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.07 + 0.045 * len(handles), 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.chart_views:
+        chart_views([json.loads(r.read_text()) for r in args.chart_views], args.chart)
+        return 0
     if args.chart_only:
         chart(json.loads(args.out.read_text()), args.chart)
         return 0
@@ -451,7 +537,7 @@ def main(argv=None) -> int:
             "unfrozen_layers": UNFROZEN, "fine_tune_lrs": args.lrs,
             "fine_tune_epochs_run": args.epochs,
             "fine_tune_epochs_profile": args.short_epochs,
-            "batch_size": profile.batch_size, "flip_train": True,
+            "batch_size": profile.batch_size, "flip_train": args.flip,
             "fine_tune_precision": features.pass_precision(args.precision),
             "best_epoch": "by validation accuracy (validation part); the test part "
                           "is scored after each epoch and picks nothing",
@@ -467,6 +553,11 @@ def main(argv=None) -> int:
     earlier_seconds = 0.0
     if args.resume and args.out.exists():
         old = json.loads(args.out.read_text())
+        if old["recipe"].get("flip_train", True) != args.flip:
+            print(f"error: {args.out} was run with flip_train="
+                  f"{old['recipe'].get('flip_train', True)}; resume it with the same "
+                  "views (or give another --out)", file=sys.stderr)
+            return 2
         earlier_seconds = old.get("wall_seconds", 0.0)
         results["runs"] = old["runs"]
         results["passes"] = old["passes"]
@@ -546,7 +637,8 @@ def main(argv=None) -> int:
 
     def rows_of(train_idx):
         r = np.array([position[int(i)] for i in train_idx])
-        return np.concatenate([r, r + n_pass])   # the photos, then their mirrors
+        # the photos, then their mirrors (stored for every run, used if --flip)
+        return np.concatenate([r, r + n_pass]) if args.flip else r
 
     def run_one(n, seed, lrs, epochs):
         idx = subset(orders, seed, None if n == "all" else n)
@@ -580,7 +672,8 @@ def main(argv=None) -> int:
         out = {"pass_photos_per_second": round(rate, 1) if rate else None}
         for n in dict.fromkeys(r["per_class"] for r in results["runs"]):
             runs = [r for r in results["runs"] if r["per_class"] == n]
-            photos_n = runs[0]["train_photos"] * 2 + len(pick) + len(test)
+            photos_n = (runs[0]["train_photos"] * (2 if args.flip else 1)
+                        + len(pick) + len(test))
             per_lr = {}
             for lr in args.lrs:
                 fts = [ft for r in runs for ft in r["fine_tuned"] if ft["lr"] == lr]
