@@ -14,6 +14,10 @@ the notebook's test photos after every number of epochs up to `--epochs`
 Variants: `float32` or `bfloat16` (Keras' mixed_bfloat16, `training.computing_in`)
 for the second phase, with the mirrored photos (`flip`) or without them
 (`plain`, the head phase then trains on the photos alone too).
+
+`--tta` also grades both phases by test-time averaging: each test photo's
+class probabilities averaged with those of its mirror image (one more pass,
+of the mirrored test photos), recorded beside the plain grades.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--lr", type=float, default=None,
                    help="block5's learning rate (default: the profile's fine_tune_lr)")
+    p.add_argument("--tta", action="store_true",
+                   help="also grade by averaging each test photo with its mirror image")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -48,7 +54,8 @@ def command_line(args) -> str:
     """The command that made a record, without --out: a record names no machine's folders."""
     return (f"bench/notebook03_seeds.py --seeds {','.join(map(str, args.seeds))} "
             f"--variants {','.join(args.variants)} --epochs {args.epochs}"
-            + (f" --lr {args.lr:g}" if args.lr is not None else ""))
+            + (f" --lr {args.lr:g}" if args.lr is not None else "")
+            + (" --tta" if args.tta else ""))
 
 
 def main(argv=None) -> int:
@@ -59,7 +66,7 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
 
-    from tlhelpers import bench, config, models, strategies, training
+    from tlhelpers import bench, config, features, models, strategies, training
 
     profile = config.get_profile()
     splits = tlh.data.load_splits()
@@ -72,6 +79,20 @@ def main(argv=None) -> int:
     lr = args.lr if args.lr is not None else profile.fine_tune_lr
     n_photos = len(splits.files.train)
     test0, test4 = stored.split("test", 0), stored.split("test", 4)
+    if args.tta:  # the mirrored test photos, at both cuts, from one pass
+        layer4 = strategies.stored_layer(base, 4)
+        mirrored = {0: features.extract(base, splits.files.test, also=[layer4],
+                                        view="flip", precision=profile.pass_precision),
+                    4: features.extract(base, splits.files.test, layer=layer4,
+                                        view="flip", precision=profile.pass_precision,
+                                        progress=False)}
+
+    def averaged_correct(model, depth):
+        """Per test photo: right when the photo's and its mirror's mean probabilities are."""
+        x, y = stored.split("test", depth)
+        probs = (model.predict(x, batch_size=64, verbose=0)
+                 + model.predict(mirrored[depth].features, batch_size=64, verbose=0))
+        return probs.argmax(axis=1) == y
     record = {"command": command_line(args),
               "date": time.strftime("%Y-%m-%d"), "machine": bench.machine_info(),
               "profile": profile.name, "lr": lr,
@@ -81,10 +102,12 @@ def main(argv=None) -> int:
     class TestEachEpoch(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.correct = []
+            self.correct, self.averaged = [], []
 
         def on_epoch_end(self, epoch, logs=None):
             self.correct.append(strategies.per_photo_correct(self.model, test4))
+            if args.tta:
+                self.averaged.append(averaged_correct(self.model, 4))
 
     for seed in args.seeds:
         for variant in args.variants:
@@ -105,6 +128,7 @@ def main(argv=None) -> int:
                          callbacks=[best], verbose=0)
             best.restore(head_top)
             head_right = strategies.per_photo_correct(head_top, test0)
+            head_averaged = averaged_correct(head_top, 0) if args.tta else None
 
             models.set_trainable(base, 4)
             top = strategies.top_model(model, base, 4)
@@ -122,19 +146,32 @@ def main(argv=None) -> int:
             run = {"seed": seed, "variant": variant, "seconds": round(seconds, 1),
                    "head_test_accuracy": float(head_right.mean()),
                    "val_accuracy_per_epoch": val, "by_epochs": {}}
+            if args.tta:
+                run["tta"] = {"head_test_accuracy": float(head_averaged.mean()),
+                              "by_epochs": {}}
             for limit in range(1, args.epochs + 1):
                 pick = int(np.argmax(val[:limit]))  # first best, as BestWeights
-                c = strategies.paired_comparison(head_right, scores.correct[pick],
-                                                 names=("head", "fine-tuned"))
-                run["by_epochs"][str(limit)] = {
-                    "best_epoch": pick + 1, "gain": round(c.gain, 4),
-                    "ci95": [round(v, 4) for v in c.ci95],
-                    "mcnemar_p": round(c.p_value, 5)}
+                graded = [(run, head_right, scores.correct)]
+                if args.tta:
+                    graded.append((run["tta"], head_averaged, scores.averaged))
+                for into, head_ok, tuned_ok in graded:
+                    c = strategies.paired_comparison(head_ok, tuned_ok[pick],
+                                                     names=("head", "fine-tuned"))
+                    into["by_epochs"][str(limit)] = {
+                        "best_epoch": pick + 1, "gain": round(c.gain, 4),
+                        "ci95": [round(v, 4) for v in c.ci95],
+                        "mcnemar_p": round(c.p_value, 5),
+                        "fine_tuned_test_accuracy": float(tuned_ok[pick].mean())}
             record["runs"].append(run)
             five = run["by_epochs"][str(min(5, args.epochs))]
             print(f"seed {seed} {variant}: head {head_right.mean():.3f}, "
                   f"gain at 5 epochs {five['gain']:+.3f} {five['ci95']}, "
                   f"{seconds:.0f} s for {args.epochs} epochs", flush=True)
+            if args.tta:
+                five = run["tta"]["by_epochs"][str(min(5, args.epochs))]
+                print(f"  averaged with the mirror images: head "
+                      f"{head_averaged.mean():.3f}, gain {five['gain']:+.3f} "
+                      f"{five['ci95']}", flush=True)
             args.out.write_text(json.dumps(record, indent=1))
     return 0
 

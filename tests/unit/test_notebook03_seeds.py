@@ -31,3 +31,10 @@ def test_an_unknown_variant_or_rate_is_refused(seeds_script, capsys):
     assert "unknown variants ['float16-flip']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         seeds_script.parse_args(["--out", "r.json", "--lr", "fast"])
+
+
+def test_test_time_averaging_is_kept_in_the_command(seeds_script):
+    args = seeds_script.parse_args(["--out", "r.json"])
+    assert args.tta is False and "--tta" not in seeds_script.command_line(args)
+    args = seeds_script.parse_args(["--out", "r.json", "--tta"])
+    assert seeds_script.command_line(args).endswith(" --tta")
