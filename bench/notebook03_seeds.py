@@ -17,7 +17,9 @@ for the second phase, with the mirrored photos (`flip`) or without them
 
 `--tta` also grades both phases by test-time averaging: each test photo's
 class probabilities averaged with those of its mirror image (one more pass,
-of the mirrored test photos), recorded beside the plain grades.
+of the mirrored validation and test photos), recorded beside the plain
+grades; the same two gradings of the validation photos (`tta_validation`),
+where a choice of grading should be made.
 """
 
 from __future__ import annotations
@@ -79,19 +81,24 @@ def main(argv=None) -> int:
     lr = args.lr if args.lr is not None else profile.fine_tune_lr
     n_photos = len(splits.files.train)
     test0, test4 = stored.split("test", 0), stored.split("test", 4)
-    if args.tta:  # the mirrored test photos, at both cuts, from one pass
+    mirrored = {}
+    if args.tta:  # the mirrored validation and test photos, at both cuts
         layer4 = strategies.stored_layer(base, 4)
-        mirrored = {0: features.extract(base, splits.files.test, also=[layer4],
-                                        view="flip", precision=profile.pass_precision),
-                    4: features.extract(base, splits.files.test, layer=layer4,
-                                        view="flip", precision=profile.pass_precision,
-                                        progress=False)}
+        for split in ("val", "test"):
+            items = getattr(splits.files, split)
+            mirrored[split, 0] = features.extract(
+                base, items, also=[layer4], view="flip",
+                precision=profile.pass_precision)
+            mirrored[split, 4] = features.extract(
+                base, items, layer=layer4, view="flip",
+                precision=profile.pass_precision, progress=False)
 
-    def averaged_correct(model, depth):
-        """Per test photo: right when the photo's and its mirror's mean probabilities are."""
-        x, y = stored.split("test", depth)
+    def averaged_correct(model, depth, split="test"):
+        """Per photo: right when the photo's and its mirror's mean probabilities are."""
+        x, y = stored.split(split, depth)
         probs = (model.predict(x, batch_size=64, verbose=0)
-                 + model.predict(mirrored[depth].features, batch_size=64, verbose=0))
+                 + model.predict(mirrored[split, depth].features, batch_size=64,
+                                 verbose=0))
         return probs.argmax(axis=1) == y
     record = {"command": command_line(args),
               "date": time.strftime("%Y-%m-%d"), "machine": bench.machine_info(),
@@ -103,11 +110,15 @@ def main(argv=None) -> int:
         def __init__(self):
             super().__init__()
             self.correct, self.averaged = [], []
+            self.val_plain, self.val_averaged = [], []
 
         def on_epoch_end(self, epoch, logs=None):
             self.correct.append(strategies.per_photo_correct(self.model, test4))
             if args.tta:
                 self.averaged.append(averaged_correct(self.model, 4))
+                self.val_plain.append(strategies.per_photo_correct(
+                    self.model, stored.split("val", 4)))
+                self.val_averaged.append(averaged_correct(self.model, 4, "val"))
 
     for seed in args.seeds:
         for variant in args.variants:
@@ -129,6 +140,9 @@ def main(argv=None) -> int:
             best.restore(head_top)
             head_right = strategies.per_photo_correct(head_top, test0)
             head_averaged = averaged_correct(head_top, 0) if args.tta else None
+            if args.tta:
+                head_val = (strategies.per_photo_correct(head_top, stored.split("val", 0)),
+                            averaged_correct(head_top, 0, "val"))
 
             models.set_trainable(base, 4)
             top = strategies.top_model(model, base, 4)
@@ -149,19 +163,27 @@ def main(argv=None) -> int:
             if args.tta:
                 run["tta"] = {"head_test_accuracy": float(head_averaged.mean()),
                               "by_epochs": {}}
+                # the validation photos picked the epoch: both gradings share that bias
+                run["tta_validation"] = {
+                    grading: {"head_val_accuracy": float(head_ok.mean()), "by_epochs": {}}
+                    for grading, head_ok in zip(("photos", "averaged"), head_val)}
             for limit in range(1, args.epochs + 1):
                 pick = int(np.argmax(val[:limit]))  # first best, as BestWeights
-                graded = [(run, head_right, scores.correct)]
+                graded = [(run, head_right, scores.correct, "test")]
                 if args.tta:
-                    graded.append((run["tta"], head_averaged, scores.averaged))
-                for into, head_ok, tuned_ok in graded:
+                    graded.append((run["tta"], head_averaged, scores.averaged, "test"))
+                    graded += [(run["tta_validation"][grading], head_ok, tuned_ok, "val")
+                               for grading, head_ok, tuned_ok in zip(
+                                   ("photos", "averaged"), head_val,
+                                   (scores.val_plain, scores.val_averaged))]
+                for into, head_ok, tuned_ok, split in graded:
                     c = strategies.paired_comparison(head_ok, tuned_ok[pick],
                                                      names=("head", "fine-tuned"))
                     into["by_epochs"][str(limit)] = {
                         "best_epoch": pick + 1, "gain": round(c.gain, 4),
                         "ci95": [round(v, 4) for v in c.ci95],
                         "mcnemar_p": round(c.p_value, 5),
-                        "fine_tuned_test_accuracy": float(tuned_ok[pick].mean())}
+                        f"fine_tuned_{split}_accuracy": float(tuned_ok[pick].mean())}
             record["runs"].append(run)
             five = run["by_epochs"][str(min(5, args.epochs))]
             print(f"seed {seed} {variant}: head {head_right.mean():.3f}, "
